@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply a plan with a journal; verify; roll back on any failure."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import summary
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
+
+VERIFY_TRIES = 20
+VERIFY_DELAY = 0.05
+
+
+def apply_plan(nl, ops, fail_after=None):
+    """Apply `ops` in order. On failure roll back what was applied and raise ApplyError.
+
+    Returns the journal (the applied operations).
+    fail_after: testing hook; raise after that many operations were applied.
+    """
+    journal = []
+    try:
+        for op in ops:
+            if fail_after is not None and len(journal) >= fail_after:
+                raise NodenetError("injected failure before '%s' (test hook)" % summary(op))
+            KINDS[op['kind']].apply(nl, op)
+            journal.append(op)
+        verify(nl, ops)
+    except Exception as e:  # noqa: BLE001
+        failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
+        errors = rollback(nl, journal)
+        if errors:
+            msg = ("%s; ROLLBACK INCOMPLETE: %d of %d applied operations could not be undone: %s"
+                   % (failed, len(errors), len(journal), '; '.join(errors)))
+        elif journal:
+            msg = "%s; rolled back the %d operation(s) already applied, the node is as it was" % (failed, len(journal))
+        else:
+            msg = "%s; nothing had been changed" % failed
+        raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
+    return journal
+
+
+def rollback(nl, journal):
+    errors = []
+    for op in reversed(journal):
+        inv = KINDS[op['kind']].inverse(op)
+        try:
+            KINDS[op['kind']].apply(nl, inv)
+        except Exception as e:  # noqa: BLE001
+            errors.append('%s: %s' % (summary(inv), e))
+    return errors
+
+
+def verify(nl, ops):
+    """Re-read the kernel until every operation's result is visible (bounded)."""
+    pending = list(ops)
+    reason = None
+    for _ in range(VERIFY_TRIES):
+        state = State(nl, READERS)
+        still = []
+        for op in pending:
+            ok, why = KINDS[op['kind']].satisfied(op, state)
+            if not ok:
+                still.append(op)
+                reason = why
+        pending = still
+        if not pending:
+            return
+        time.sleep(VERIFY_DELAY)
+    raise NodenetError("verification failed after apply: %s (%s)" % (reason, summary(pending[0])))

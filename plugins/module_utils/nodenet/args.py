@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options shared by every module (documented in doc_fragments/common.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+COMMON = dict(
+    netns=dict(type='str'),
+)
+
+
+def argument_spec(options):
+    spec = copy.deepcopy(options)
+    spec.update(copy.deepcopy(COMMON))
+    return spec

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Status resources (network_info): the same records the planner compares."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
+
+RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses')
+
+
+def _sorted(kind, records):
+    recs = list(records.values())
+    if kind == 'link':
+        return sorted(recs, key=lambda r: r['index'])
+    if kind == 'address':
+        return sorted(recs, key=lambda r: (r['link_index'], r['family'], r['address']))
+    if kind == 'route':
+        return sorted(recs, key=lambda r: (r['family'], r['table'], r['destination'], r['metric']))
+    return sorted(recs, key=lambda r: (r['family'], r['priority']))
+
+
+def node_addresses(state):
+    """Talos NodeAddress: current (global addresses of up links) and default (those on the default route's link)."""
+    links = state.links()
+    current = [a['address'] for a in _sorted('address', state.get('address'))
+               if a['scope'] == 'global' and links.get(a['link'], {}).get('up') and a['link'] != 'lo']
+    default_links = [r['link'] for r in _sorted('route', state.get('route'))
+                     if r['destination'] in ('0.0.0.0/0', '::/0') and r['type'] == 'unicast' and r['table'] == 254]
+    default = []
+    for fam in ('inet4', 'inet6'):
+        for a in _sorted('address', state.get('address')):
+            if a['family'] == fam and a['scope'] == 'global' and a['link'] in default_links:
+                default.append(a['address'])
+                break
+    return {'current': current, 'default': default}
+
+
+def gather(netns=None, resources=ALL):
+    check_netns(netns)
+    nl = open_netlink(netns)
+    try:
+        state = State(nl, READERS)
+        out = {}
+        for res in resources:
+            if res == 'node_addresses':
+                out[res] = node_addresses(state)
+            else:
+                kind = RESOURCES[res]
+                out[res] = _sorted(kind, state.get(kind))
+        return out
+    finally:
+        nl.close()

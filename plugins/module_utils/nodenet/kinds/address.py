@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Addresses: IPv4 and IPv6 in CIDR form on a link."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import write_sysctl
+
+KIND = 'address'
+RANK = 1
+SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
+IFA_FLAGS = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
+             (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
+             (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
+
+OPTIONS = dict(
+    address=dict(type='str', required=True),
+    link=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    label=dict(type='str'),
+)
+
+
+def normalize(entry, where=''):
+    v.reject_unknown(entry, OPTIONS, where)
+    f = lambda n: v.sub(where, n)  # noqa: E731
+    iface = v.interface(entry.get('address'), f('address'))
+    rec = {
+        'address': str(iface.with_prefixlen) if iface.version == 4 else '%s/%d' % (iface.ip.compressed, iface.network.prefixlen),
+        'link': v.ifname(entry.get('link'), f('link')),
+        'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
+        'family': 'inet4' if iface.version == 4 else 'inet6',
+    }
+    if iface.ip.is_multicast or iface.ip.is_unspecified:
+        raise ValidationError("'%s' can't be assigned to a link (multicast or unspecified)" % entry.get('address'), f('address'))
+    if entry.get('label') is not None:
+        label = entry['label']
+        if iface.version != 4:
+            raise ValidationError("labels exist for IPv4 addresses only", f('label'))
+        if len(label.encode('utf-8')) > 15 or not (label == rec['link'] or label.startswith(rec['link'] + ':')):
+            raise ValidationError("'%s' must be the link name or start with '%s:' and be at most 15 bytes" % (label, rec['link']), f('label'))
+        rec['label'] = label
+    return rec
+
+
+def key(rec):
+    return '%s %s' % (rec['link'], rec['address'])
+
+
+def read(nl, state):
+    out = {}
+    for m in nl.get_addr():
+        link = state.link_name(m['index'])
+        fam = m['family']
+        addr = m.get('address') if fam == socket.AF_INET6 else (m.get('local') or m.get('address'))
+        cidr = '%s/%d' % (addr, m['prefixlen'])
+        flags = m.get('flags') if m.get('flags') is not None else m['flags']
+        rec = {
+            'address': cidr,
+            'link': link,
+            'link_index': m['index'],
+            'family': 'inet4' if fam == socket.AF_INET else 'inet6',
+            'scope': SCOPES.get(m['scope'], str(m['scope'])),
+            'flags': [n for bit, n in IFA_FLAGS if flags & bit],
+            'label': m.get('label'),
+        }
+        if fam == socket.AF_INET:
+            rec['broadcast'] = m.get('broadcast')
+            if m.get('address') and m.get('address') != addr:
+                rec['peer'] = m.get('address')
+        out[key(rec)] = rec
+    return out
+
+
+def plan(records, state, ctx):
+    observed = state.get(KIND)
+    links = state.links()
+    present = ctx.get('link_present', set(links))
+    absent = ctx.get('link_absent', set())
+    ops, seen = [], {}
+    for i, rec in enumerate(records):
+        where = rec.get('_where', 'addresses[%d]' % i if len(records) > 1 else '')
+        k = key(rec)
+        if k in seen:
+            raise ValidationError("address %s on %s is declared twice" % (rec['address'], rec['link']), v.sub(where, 'address'))
+        seen[k] = True
+        obs = observed.get(k)
+        if rec['state'] == 'absent':
+            if obs is not None and rec['link'] not in absent:
+                ops.append(_op('delete', k, before=obs))
+            continue
+        if rec['link'] in absent or rec['link'] not in present:
+            raise MissingReference("link '%s' does not exist and is not declared" % rec['link'], v.sub(where, 'link'))
+        if obs is None:
+            ops.append(_op('create', k, after=_clean(rec)))
+        elif 'label' in rec and (obs.get('label') or rec['link']) != rec['label']:
+            ops.append(_op('modify', k, before=_clean(obs), after=_clean(rec)))
+    return ops
+
+
+def _op(action, k, before=None, after=None):
+    return {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
+
+
+def _clean(rec):
+    return dict((k, val) for k, val in rec.items()
+                if k in ('address', 'link', 'family', 'label') and val is not None)
+
+
+def _args(nl, rec):
+    addr, plen = rec['address'].rsplit('/', 1)
+    idx = nl.link_lookup(ifname=rec['link'])
+    if not idx:
+        raise explain(OSError(19, 'No such device'), "looking up link '%s'" % rec['link'])
+    kw = {'index': idx[0], 'address': addr, 'prefixlen': int(plen)}
+    if rec.get('label'):
+        kw['label'] = rec['label']
+    return kw
+
+
+def apply(nl, op):
+    what = "%s address %s on '%s'" % (op['action'], (op['after'] or op['before'])['address'], (op['after'] or op['before'])['link'])
+    try:
+        if op['action'] == 'create':
+            nl.addr('add', **_args(nl, op['after']))
+        elif op['action'] == 'delete':
+            if op['before'].get('family') == 'inet4' and 'secondary' not in (op['before'].get('flags') or []):
+                # without this the kernel deletes every secondary address of the subnet with its primary
+                write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % op['before']['link'], 1)
+            nl.addr('del', **_args(nl, op['before']))
+        else:
+            nl.addr('del', **_args(nl, op['before']))
+            nl.addr('add', **_args(nl, op['after']))
+    except Exception as e:  # noqa: BLE001
+        raise explain(e, what)
+
+
+def inverse(op):
+    if op['action'] == 'create':
+        return _op('delete', op['key'], before=op['after'])
+    if op['action'] == 'delete':
+        return _op('create', op['key'], after=_clean(op['before']))
+    return _op('modify', op['key'], before=op['after'], after=op['before'])
+
+
+def satisfied(op, state):
+    obs = state.get(KIND).get(op['key'])
+    if op['action'] == 'delete':
+        return obs is None, None
+    if obs is None:
+        return False, "address %s is missing" % op['key']
+    want = op['after'].get('label')
+    if want and obs.get('label') != want:
+        return False, "address %s has label %s, expected %s" % (op['key'], obs.get('label'), want)
+    return True, None

@@ -1,0 +1,408 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Links: veth, dummy, macvlan, vxlan, and common settings on any existing link."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+
+KIND = 'link'
+RANK = 0
+CREATABLE = ('veth', 'dummy', 'macvlan', 'vxlan')
+MACVLAN_MODES = ('private', 'vepa', 'bridge', 'passthru', 'source')
+IFF_UP = 0x1
+ARPHRD = {1: 'ether', 772: 'loopback', 776: 'sit', 768: 'ipip', 769: 'tunnel6', 778: 'gre',
+          823: 'ip6gre', 65534: 'none', 32: 'infiniband'}
+IFF_NAMES = [(0x1, 'UP'), (0x2, 'BROADCAST'), (0x8, 'LOOPBACK'), (0x10, 'POINTOPOINT'),
+             (0x40, 'RUNNING'), (0x80, 'NOARP'), (0x100, 'PROMISC'), (0x400, 'MASTER'),
+             (0x800, 'SLAVE'), (0x1000, 'MULTICAST'), (0x10000, 'LOWER_UP'), (0x20000, 'DORMANT')]
+
+# Settings any link takes, changed in place.
+MUTABLE = ('up', 'mtu', 'hardware_addr', 'txqueuelen', 'alias', 'macvlan_mode')
+# Settings fixed when the link is created.
+IMMUTABLE = ('peer', 'parent', 'vni', 'local', 'remote', 'group', 'port', 'learning')
+# Which kind each kind-specific option belongs to.
+OPTION_KINDS = {
+    'peer': ('veth',), 'parent': ('macvlan', 'vxlan'), 'macvlan_mode': ('macvlan',),
+    'vni': ('vxlan',), 'local': ('vxlan',), 'remote': ('vxlan',), 'group': ('vxlan',),
+    'port': ('vxlan',), 'learning': ('vxlan',),
+}
+
+OPTIONS = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    kind=dict(type='str', choices=list(CREATABLE)),
+    up=dict(type='bool'),
+    mtu=dict(type='int'),
+    hardware_addr=dict(type='str'),
+    txqueuelen=dict(type='int'),
+    alias=dict(type='str'),
+    peer=dict(type='str'),
+    parent=dict(type='str'),
+    macvlan_mode=dict(type='str', choices=list(MACVLAN_MODES)),
+    vni=dict(type='int'),
+    local=dict(type='str'),
+    remote=dict(type='str'),
+    group=dict(type='str'),
+    port=dict(type='int'),
+    learning=dict(type='bool'),
+)
+
+
+# ---------------------------------------------------------------- validate
+def normalize(entry, where=''):
+    """Validate one desired link; return a record with only the fields set."""
+    v.reject_unknown(entry, OPTIONS, where)
+    f = lambda n: v.sub(where, n)  # noqa: E731
+    rec = {'name': v.ifname(entry.get('name'), f('name')),
+           'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
+    kind = entry.get('kind')
+    if kind is not None:
+        rec['kind'] = v.choice(kind, f('kind'), CREATABLE)
+    for opt, kinds in OPTION_KINDS.items():
+        if entry.get(opt) is not None and kind not in kinds:
+            raise ValidationError("applies only to links of kind %s (this link's kind is %s)"
+                                  % (' or '.join(kinds), "'%s'" % kind if kind else 'not set'), f(opt))
+    if entry.get('up') is not None:
+        rec['up'] = bool(entry['up'])
+    if entry.get('mtu') is not None:
+        rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
+    if entry.get('hardware_addr') is not None:
+        rec['hardware_addr'] = v.mac(entry['hardware_addr'], f('hardware_addr'))
+    if entry.get('txqueuelen') is not None:
+        rec['txqueuelen'] = v.integer(entry['txqueuelen'], f('txqueuelen'), 0, 0xFFFFFFF)
+    if entry.get('alias') is not None:
+        if len(entry['alias'].encode('utf-8')) > 255:
+            raise ValidationError("is longer than 255 bytes (IFALIASZ)", f('alias'))
+        rec['alias'] = entry['alias']
+    if kind == 'veth':
+        if not entry.get('peer'):
+            raise ValidationError("a veth link needs the name of its other end", f('peer'))
+        rec['peer'] = v.ifname(entry['peer'], f('peer'))
+        if rec['peer'] == rec['name']:
+            raise ValidationError("must differ from the link's own name", f('peer'))
+    if kind == 'macvlan':
+        if not entry.get('parent'):
+            raise ValidationError("a macvlan link needs the link it sits on", f('parent'))
+        rec['parent'] = v.ifname(entry['parent'], f('parent'))
+        rec['macvlan_mode'] = entry.get('macvlan_mode') or 'bridge'
+        v.choice(rec['macvlan_mode'], f('macvlan_mode'), MACVLAN_MODES)
+    if kind == 'vxlan':
+        _normalize_vxlan(entry, rec, f)
+    if rec['state'] == 'absent':
+        extra = [k for k in rec if k not in ('name', 'state', 'kind')]
+        if extra:
+            raise ValidationError("state=absent removes the link; do not also set %s" % ', '.join(sorted(extra)), f('state'))
+    return rec
+
+
+def _normalize_vxlan(entry, rec, f):
+    if entry.get('vni') is None:
+        raise ValidationError("a vxlan link needs its VXLAN network identifier (1-16777215)", f('vni'))
+    rec['vni'] = v.integer(entry['vni'], f('vni'), 1, 16777215)
+    fam = None
+    if entry.get('parent'):
+        rec['parent'] = v.ifname(entry['parent'], f('parent'))
+    for opt in ('local', 'remote', 'group'):
+        if entry.get(opt) is not None:
+            a = v.ip(entry[opt], f(opt), fam)
+            fam = a.version
+            rec[opt] = str(a)
+    if 'remote' in rec and 'group' in rec:
+        raise ValidationError("set either remote (unicast peer) or group (multicast group), not both", f('group'))
+    if 'group' in rec:
+        if not ipaddress.ip_address(rec['group']).is_multicast:
+            raise ValidationError("'%s' is not a multicast address; use remote for a unicast peer" % rec['group'], f('group'))
+        if 'parent' not in rec:
+            raise ValidationError("a multicast group needs the link to send it on", f('parent'))
+    if 'remote' in rec and ipaddress.ip_address(rec['remote']).is_multicast:
+        raise ValidationError("'%s' is a multicast address; use group for it" % rec['remote'], f('remote'))
+    rec['port'] = v.integer(entry['port'], f('port'), 1, 65535) if entry.get('port') is not None else 4789
+    rec['learning'] = bool(entry['learning']) if entry.get('learning') is not None else True
+
+
+def key(rec):
+    return rec['name']
+
+
+# ---------------------------------------------------------------- observe
+def read(nl, state=None):
+    """LinkStatus records keyed by name."""
+    msgs = nl.get_links()
+    names = dict((m['index'], m.get('ifname')) for m in msgs)
+    out = {}
+    for m in msgs:
+        out[m.get('ifname')] = status(m, names)
+    return out
+
+
+def status(m, names):
+    flags = m['flags']
+    info = m.get('linkinfo')
+    kind = info.get('kind') if info else None
+    data = info.get('data') if info else None
+    rec = {
+        'name': m.get('ifname'),
+        'index': m['index'],
+        'kind': kind,
+        'type': ARPHRD.get(m['ifi_type'], str(m['ifi_type'])),
+        'flags': [n for bit, n in IFF_NAMES if flags & bit],
+        'up': bool(flags & IFF_UP),
+        'mtu': m.get('mtu'),
+        'min_mtu': m.get('min_mtu'),
+        'max_mtu': m.get('max_mtu'),
+        'operational_state': (m.get('operstate') or 'unknown').lower(),
+        'hardware_addr': (m.get('address') or '').lower() or None,
+        'broadcast_addr': (m.get('broadcast') or '').lower() or None,
+        'txqueuelen': m.get('txqlen'),
+        'alias': m.get('ifalias'),
+        'master': names.get(m.get('master')) if m.get('master') else None,
+    }
+    link = m.get('link')
+    other_ns = m.get('link_netnsid') is not None
+    if kind == 'veth':
+        rec['peer'] = None if other_ns else names.get(link)
+    elif kind == 'macvlan' and data is not None:
+        rec['parent'] = None if other_ns else names.get(link)
+        rec['macvlan_mode'] = data.get('macvlan_mode')
+    elif kind == 'vxlan' and data is not None:
+        rec['vni'] = data.get('vxlan_id')
+        rec['parent'] = names.get(data.get('vxlan_link')) if data.get('vxlan_link') else None
+        rec['local'] = data.get('vxlan_local') or data.get('vxlan_local6') or None
+        grp = data.get('vxlan_group') or data.get('vxlan_group6') or None
+        if grp and ipaddress.ip_address(grp).is_multicast:
+            rec['group'], rec['remote'] = grp, None
+        else:
+            rec['group'], rec['remote'] = None, grp
+        rec['port'] = data.get('vxlan_port')
+        rec['learning'] = bool(data.get('vxlan_learning'))
+    return rec
+
+
+# ---------------------------------------------------------------- plan
+def plan(records, state, ctx):
+    """Operations that make the links match `records`.
+
+    ctx (shared with the other kinds of the same plan) gains:
+      link_present: names that will exist after the plan
+      link_absent:  names the plan removes
+    """
+    observed = state.links()
+    ops = []
+    present = ctx.setdefault('link_present', set(observed))
+    absent = ctx.setdefault('link_absent', set())
+    creators = {}   # name -> desired record that creates it (veth peers included)
+    for rec in records:
+        if rec['state'] == 'present' and rec['name'] not in observed and rec.get('kind'):
+            creators[rec['name']] = rec
+            if rec.get('kind') == 'veth':
+                creators.setdefault(rec['peer'], rec)
+    seen = {}
+    for i, rec in enumerate(records):
+        where = rec.get('_where', 'links[%d]' % i if len(records) > 1 else '')
+        name = rec['name']
+        if name in seen:
+            raise ValidationError("link '%s' is declared twice (also at %s)" % (name, seen[name] or 'the first entry'), v.sub(where, 'name'))
+        seen[name] = where
+        obs = observed.get(name)
+        if rec['state'] == 'absent':
+            if obs is None:
+                continue
+            if rec.get('kind') and obs.get('kind') != rec['kind']:
+                raise ValidationError("link '%s' exists but is of kind '%s', not '%s'; nothing removed" % (name, obs.get('kind'), rec['kind']), v.sub(where, 'kind'))
+            if obs.get('kind') not in CREATABLE:
+                raise ValidationError("link '%s' (kind %s) was not created by this module's kinds (%s) and is not removed"
+                                      % (name, obs.get('kind') or 'physical', ', '.join(CREATABLE)), v.sub(where, 'state'))
+            if obs.get('kind') == 'veth' and obs.get('peer') in absent:
+                absent.add(name)   # removing one end of a veth removes both
+                continue
+            absent.add(name)
+            if obs.get('peer'):
+                absent.add(obs['peer'])
+            ops.append(_op('delete', name, before=obs))
+            continue
+        if obs is None:
+            creator = creators.get(name)
+            if creator is None:
+                raise MissingReference("link '%s' does not exist; set kind (%s) to create it" % (name, ', '.join(CREATABLE)), v.sub(where, 'kind'))
+            if creator is rec:
+                ops.append(_op('create', name, after=_clean(rec)))
+            else:   # the peer end of a veth created in this plan: set it after creation
+                changes = dict((k, rec[k]) for k in MUTABLE if k in rec)
+                if changes:
+                    ops.append(_op('modify', name, before={}, after=changes))
+            present.add(name)
+            continue
+        if rec.get('kind') and obs.get('kind') != rec['kind']:
+            raise ValidationError("link '%s' exists with kind '%s'; it can't become '%s' in place (remove it first)"
+                                  % (name, obs.get('kind') or 'physical', rec['kind']), v.sub(where, 'kind'))
+        for k in IMMUTABLE:
+            if k in rec and obs.get(k) != rec[k]:
+                raise ValidationError("link '%s' has %s=%s; the kernel fixes it at creation, so changing it to %s needs the link removed first"
+                                      % (name, k, obs.get(k), rec[k]), v.sub(where, k))
+        before, after = {}, {}
+        for k in MUTABLE:
+            if k in rec and rec[k] != obs.get(k):
+                before[k], after[k] = obs.get(k), rec[k]
+        if 'mtu' in after:
+            lo, hi = obs.get('min_mtu') or 0, obs.get('max_mtu') or 0
+            if hi and not lo <= after['mtu'] <= hi:
+                raise ValidationError("link '%s' accepts an MTU of %d-%d, not %d" % (name, lo, hi, after['mtu']), v.sub(where, 'mtu'))
+        if after:
+            ops.append(_op('modify', name, before=before, after=after))
+    _check_references(records, observed, present, absent, ctx)
+    _set_depths(ops, records, observed)
+    return ops
+
+
+def _check_references(records, observed, present, absent, ctx):
+    for i, rec in enumerate(records):
+        where = rec.get('_where', 'links[%d]' % i if len(records) > 1 else '')
+        parent = rec.get('parent')
+        if rec['state'] == 'present' and parent:
+            if parent in absent:
+                raise ValidationError("link '%s' sits on '%s', which this plan removes" % (rec['name'], parent), v.sub(where, 'parent'))
+            if parent not in present:
+                raise MissingReference("parent link '%s' does not exist and is not declared" % parent, v.sub(where, 'parent'))
+        if rec['state'] == 'present' and rec.get('peer') and rec['name'] not in observed and rec['peer'] in observed:
+            raise ValidationError("a link named '%s' already exists, so it can't be the new veth's peer" % rec['peer'], v.sub(where, 'peer'))
+
+
+def _set_depths(ops, records, observed):
+    parents = dict((name, obs['parent']) for name, obs in observed.items() if obs.get('parent'))
+    for rec in records:
+        if rec.get('parent'):
+            parents[rec['name']] = rec['parent']
+        if rec.get('kind') == 'veth' and rec['name'] not in observed:
+            parents.setdefault(rec['peer'], rec['name'])
+
+    def depth(name, hops=0):
+        if name not in parents or hops > 32:
+            return 0
+        return depth(parents[name], hops + 1) + 1
+
+    for op in ops:
+        d = depth(op['key'])
+        op['depth'] = -d if op['action'] == 'delete' else d
+
+
+def _op(action, name, before=None, after=None):
+    return {'kind': KIND, 'action': action, 'key': name, 'before': before, 'after': after}
+
+
+def _clean(rec):
+    return dict((k, val) for k, val in rec.items() if not k.startswith('_') and k != 'state')
+
+
+# ---------------------------------------------------------------- apply
+def _index(nl, name):
+    found = nl.link_lookup(ifname=name)
+    if not found:
+        raise explain(OSError(19, 'No such device'), "looking up link '%s'" % name)
+    return found[0]
+
+
+def _set(nl, name, fields):
+    kw = {}
+    if 'mtu' in fields:
+        kw['mtu'] = fields['mtu']
+    if 'hardware_addr' in fields:
+        kw['address'] = fields['hardware_addr']
+    if 'txqueuelen' in fields:
+        kw['txqlen'] = fields['txqueuelen']
+    if 'alias' in fields:
+        kw['ifalias'] = fields['alias'] or ''
+    if 'macvlan_mode' in fields:
+        kw['kind'] = 'macvlan'
+        kw['macvlan_mode'] = fields['macvlan_mode']
+    if 'up' in fields:
+        kw['state'] = 'up' if fields['up'] else 'down'
+    if kw:
+        nl.link('set', index=_index(nl, name), **kw)
+
+
+def apply(nl, op):
+    name = op['key']
+    what = "%s link '%s'" % (op['action'], name)
+    try:
+        if op['action'] == 'create':
+            rec = op['after']
+            nl.link('add', **_add_args(nl, rec))
+            try:
+                _set(nl, name, dict((k, rec[k]) for k in MUTABLE if k in rec and k != 'macvlan_mode'))
+            except Exception:
+                nl.link('del', index=_index(nl, name))
+                raise
+        elif op['action'] == 'modify':
+            _set(nl, name, op['after'])
+        elif op['action'] == 'delete':
+            nl.link('del', index=_index(nl, name))
+    except Exception as e:  # noqa: BLE001
+        raise explain(e, what, kind=(op['after'] or op['before'] or {}).get('kind'))
+
+
+def _add_args(nl, rec):
+    kind = rec['kind']
+    kw = {'ifname': rec['name'], 'kind': kind}
+    if kind == 'veth':
+        kw['peer'] = {'ifname': rec['peer']}
+    elif kind == 'macvlan':
+        kw['link'] = _index(nl, rec['parent'])
+        kw['macvlan_mode'] = rec.get('macvlan_mode') or 'bridge'
+    elif kind == 'vxlan':
+        kw['vxlan_id'] = rec['vni']
+        kw['vxlan_port'] = rec.get('port', 4789)
+        kw['vxlan_learning'] = 1 if rec.get('learning', True) else 0
+        if rec.get('parent'):
+            kw['vxlan_link'] = _index(nl, rec['parent'])
+        six = any(':' in (rec.get(k) or '') for k in ('local', 'remote', 'group'))
+        if rec.get('local'):
+            kw['vxlan_local6' if six else 'vxlan_local'] = rec['local']
+        peer = rec.get('remote') or rec.get('group')
+        if peer:
+            kw['vxlan_group6' if six else 'vxlan_group'] = peer
+    return kw
+
+
+def inverse(op):
+    if op['action'] == 'create':
+        return _op('delete', op['key'], before=op['after'])
+    if op['action'] == 'delete':
+        return _op('create', op['key'], after=recreate(op['before']))
+    return _op('modify', op['key'], before=op['after'], after=dict((k, val) for k, val in op['before'].items() if val is not None))
+
+
+def recreate(obs):
+    """A desired record that recreates an observed link as it was."""
+    rec = {'name': obs['name'], 'kind': obs['kind']}
+    for k in ('peer', 'parent', 'macvlan_mode', 'vni', 'local', 'remote', 'group', 'port', 'learning',
+              'up', 'mtu', 'hardware_addr', 'txqueuelen', 'alias'):
+        if obs.get(k) is not None:
+            rec[k] = obs[k]
+    return rec
+
+
+# ---------------------------------------------------------------- verify
+def satisfied(op, state):
+    obs = state.links().get(op['key'])
+    if op['action'] == 'delete':
+        return obs is None, None
+    if obs is None:
+        return False, "link '%s' is missing" % op['key']
+    for k, want in op['after'].items():
+        if k in ('name', 'kind') or k in IMMUTABLE:
+            if k == 'kind' and obs.get('kind') != want:
+                return False, "link '%s' kind is %s, expected %s" % (op['key'], obs.get('kind'), want)
+            continue
+        if obs.get(k) != want:
+            return False, "link '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), want)
+    return True, None
+
+
+MANAGED_VIEW = ('kind',) + MUTABLE + IMMUTABLE

@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The resource kinds the engine knows, in dependency order."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, link, route, rule
+
+KINDS = dict((m.KIND, m) for m in (link, address, route, rule))
+ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)
+READERS = dict((k, m.read) for k, m in KINDS.items())

@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: network_info
+short_description: Read a node's network state as typed status resources
+version_added: 0.1.0
+description:
+  - Returns the node's links, addresses, routes, rules and node addresses as records modelled on Talos's
+    C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule) and C(NodeAddress) resources, with Talos's field
+    names in snake_case - the same records the other modules compare against, so what you see is what they plan from.
+  - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
+author: seed.nodenet developers
+extends_documentation_fragment:
+  - seed.nodenet.common
+options:
+  gather:
+    description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
+    type: list
+    elements: str
+    choices: [links, addresses, routes, rules, node_addresses]
+    default: [links, addresses, routes, rules, node_addresses]
+attributes:
+  check_mode:
+    support: full
+    description: Read only; check mode changes nothing.
+  diff_mode:
+    support: none
+    description: Read only; there is nothing to diff.
+'''
+
+EXAMPLES = r'''
+- name: Everything
+  seed.nodenet.network_info:
+
+- name: Only links and addresses, inside a lab namespace
+  seed.nodenet.network_info:
+    gather: [links, addresses]
+    netns: lab-node1
+
+- name: Use the facts
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.nodenet.links | selectattr('up') | map(attribute='name') | list }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: The status resources, under C(nodenet).
+  returned: always
+  type: complex
+  contains:
+    nodenet:
+      description: One list per resource gathered (same content as the top-level keys below).
+      type: dict
+      returned: always
+links:
+  description: LinkStatus records, by index.
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {name: eth0, index: 2, kind: null, type: ether, flags: [UP, BROADCAST, RUNNING, MULTICAST, LOWER_UP], up: true,
+       mtu: 1500, min_mtu: 68, max_mtu: 9000, operational_state: up, hardware_addr: "52:54:00:12:34:56",
+       broadcast_addr: "ff:ff:ff:ff:ff:ff", txqueuelen: 1000, alias: null, master: null}
+addresses:
+  description: AddressStatus records.
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {address: 192.0.2.10/24, link: eth0, link_index: 2, family: inet4, scope: global, flags: [permanent], label: eth0, broadcast: null}
+routes:
+  description: RouteStatus records (unicast, blackhole, unreachable and prohibit routes of every table).
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {destination: 0.0.0.0/0, family: inet4, gateway: 192.0.2.1, source: null, link: eth0, metric: 0, mtu: null,
+       table: 254, type: unicast, scope: global, protocol: static}
+rules:
+  description: Policy routing rules.
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {family: inet4, priority: 32766, table: 254, action: unicast}
+node_addresses:
+  description: C(current) global addresses on up links, and C(default) ones on the default route's link (one per family).
+  returned: when gathered
+  type: dict
+  sample: {current: [192.0.2.10/24], default: [192.0.2.10/24]}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, gather
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(dict(gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)))),
+        supports_check_mode=True,
+    )
+    try:
+        facts = gather(module.params['netns'], module.params['gather'])
+    except NodenetError as e:
+        module.fail_json(msg=str(e), field=e.field)
+    result = dict(changed=False, ansible_facts={'nodenet': facts})
+    result.update(facts)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

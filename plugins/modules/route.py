@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: route
+short_description: Add, change or remove an IPv4 or IPv6 route
+version_added: 0.1.0
+description:
+  - Declares one route, like a Talos C(RouteConfig). A route is identified by its I(destination), I(table) and
+    I(metric) (as the kernel identifies it); its I(gateway), I(type) and, when given, I(link), I(source) and I(mtu)
+    are compared and changed in place (a single netlink replace, so traffic never sees the route missing).
+  - The family is taken from the destination, gateway or source; mixing families is an error.
+author: seed.nodenet developers
+extends_documentation_fragment:
+  - seed.nodenet.common
+options:
+  destination:
+    description: Destination prefix in CIDR form (host bits must be zero) or C(default) (C(0.0.0.0/0), or C(::/0) with an IPv6 gateway).
+    type: str
+    required: true
+  gateway:
+    description: Next hop address. Without it the route is direct, on I(link).
+    type: str
+  source:
+    description: Preferred source address for traffic using the route.
+    type: str
+  link:
+    description: Outgoing link. Needed when there is no gateway.
+    type: str
+  metric:
+    description: Route priority; lower wins. Defaults to the kernel's default, 0 for IPv4 and 1024 for IPv6.
+    type: int
+  mtu:
+    description: Path MTU for the route.
+    type: int
+  table:
+    description: Routing table, a number (1-4294967295) or C(main), C(local), C(default). Defaults to C(main).
+    type: raw
+  type:
+    description:
+      - C(unicast) forwards; C(blackhole) drops silently; C(unreachable) and C(prohibit) drop with an ICMP error.
+    type: str
+    choices: [unicast, blackhole, unreachable, prohibit]
+    default: unicast
+  state:
+    description:
+      - C(present) adds or changes the route. C(absent) removes the route with this destination, table and metric;
+        if I(gateway) or I(link) is given, only when they match.
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: seed.nodenet.rule
+'''
+
+EXAMPLES = r'''
+- name: Default route
+  seed.nodenet.route:
+    destination: default
+    gateway: 192.0.2.1
+
+- name: IPv6 default route with a metric
+  seed.nodenet.route:
+    destination: "::/0"
+    gateway: 2001:db8::1
+    metric: 100
+
+- name: Pod network of another node, in a policy routing table, with a smaller MTU
+  seed.nodenet.route:
+    destination: 10.244.3.0/24
+    gateway: 192.0.2.23
+    table: 100
+    mtu: 1450
+
+- name: Never route the old service range
+  seed.nodenet.route:
+    destination: 10.96.0.0/12
+    type: blackhole
+
+- name: Remove a route
+  seed.nodenet.route:
+    destination: 10.244.3.0/24
+    table: 100
+    state: absent
+'''
+
+RETURN = r'''
+route:
+  description: The route's status (RouteStatus) after the run; in check mode, as it is now. Null when absent.
+  returned: always
+  type: dict
+  sample:
+    destination: 0.0.0.0/0
+    family: inet4
+    gateway: 192.0.2.1
+    source: null
+    link: eth0
+    metric: 0
+    mtu: null
+    table: 254
+    type: unicast
+    scope: global
+    protocol: static
+operations:
+  description: The planned operations, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create route 0.0.0.0/0 table main metric 0"]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import route
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import run_single
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(route.OPTIONS), supports_check_mode=True)
+    run_single(module, route.KIND)
+
+
+if __name__ == '__main__':
+    main()
