@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: the project's venv and a collections path that contains this checkout.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ ! -x "$ROOT/.venv/bin/ansible-playbook" ]; then

@@ -17,7 +17,8 @@ description:
     because this is an interface address, multicast and unspecified addresses are refused) and the link must exist.
   - Other addresses on the link are left alone. To make a link carry exactly a list of addresses use
     the C(network) module with C(purge).
-author: seed.nodenet developers
+author:
+  - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
 options:

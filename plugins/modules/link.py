@@ -19,7 +19,8 @@ description:
   - Only the options you set are managed. Settings fixed at creation (C(peer), C(parent), C(vni), C(local),
     C(remote), C(group), C(port), C(learning)) can't change in place; the module refuses and says so rather than
     silently recreating the link.
-author: seed.nodenet developers
+author:
+  - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
 options:

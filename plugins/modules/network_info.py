@@ -16,7 +16,8 @@ description:
     C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule) and C(NodeAddress) resources, with Talos's field
     names in snake_case - the same records the other modules compare against, so what you see is what they plan from.
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
-author: seed.nodenet developers
+author:
+  - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
 options:

@@ -16,7 +16,8 @@ description:
     I(metric) (as the kernel identifies it); its I(gateway), I(type) and, when given, I(link), I(source) and I(mtu)
     are compared and changed in place (a single netlink replace, so traffic never sees the route missing).
   - The family is taken from the destination, gateway or source; mixing families is an error.
-author: seed.nodenet developers
+author:
+  - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
 options:

@@ -15,7 +15,8 @@ description:
   - Declares one policy routing rule, like a Talos C(RoutingRuleConfig).
   - A rule is identified by everything it says (family, selectors, table, action and, when given, priority).
     An equal rule that exists already satisfies it; if I(priority) is not given, any priority does.
-author: seed.nodenet developers
+author:
+  - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
 options:

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import KernelError, ApplyError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 
 from conftest import kernel_has
 

@@ -61,7 +61,7 @@ def verify(nl, ops):
     """Re-read the kernel until every operation's result is visible (bounded)."""
     pending = list(ops)
     reason = None
-    for _ in range(VERIFY_TRIES):
+    for dummy in range(VERIFY_TRIES):
         state = State(nl, READERS)
         still = []
         for op in pending:

@@ -30,7 +30,10 @@ OPTIONS = dict(
 
 def normalize(entry, where=''):
     v.reject_unknown(entry, OPTIONS, where)
-    f = lambda n: v.sub(where, n)  # noqa: E731
+
+    def f(name):
+        return v.sub(where, name)
+
     iface = v.interface(entry.get('address'), f('address'))
     rec = {
         'address': str(iface.with_prefixlen) if iface.version == 4 else '%s/%d' % (iface.ip.compressed, iface.network.prefixlen),

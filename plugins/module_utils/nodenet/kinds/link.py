@@ -59,7 +59,10 @@ OPTIONS = dict(
 def normalize(entry, where=''):
     """Validate one desired link; return a record with only the fields set."""
     v.reject_unknown(entry, OPTIONS, where)
-    f = lambda n: v.sub(where, n)  # noqa: E731
+
+    def f(name):
+        return v.sub(where, name)
+
     rec = {'name': v.ifname(entry.get('name'), f('name')),
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
     kind = entry.get('kind')
@@ -215,7 +218,8 @@ def plan(records, state, ctx):
             if obs is None:
                 continue
             if rec.get('kind') and obs.get('kind') != rec['kind']:
-                raise ValidationError("link '%s' exists but is of kind '%s', not '%s'; nothing removed" % (name, obs.get('kind'), rec['kind']), v.sub(where, 'kind'))
+                raise ValidationError("link '%s' exists but is of kind '%s', not '%s'; nothing removed"
+                                      % (name, obs.get('kind'), rec['kind']), v.sub(where, 'kind'))
             if obs.get('kind') not in CREATABLE:
                 raise ValidationError("link '%s' (kind %s) was not created by this module's kinds (%s) and is not removed"
                                       % (name, obs.get('kind') or 'physical', ', '.join(CREATABLE)), v.sub(where, 'state'))

@@ -37,7 +37,10 @@ OPTIONS = dict(
 
 def normalize(entry, where=''):
     v.reject_unknown(entry, OPTIONS, where)
-    f = lambda n: v.sub(where, n)  # noqa: E731
+
+    def f(name):
+        return v.sub(where, name)
+
     rec = {'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
            'type': v.choice(entry.get('type') or 'unicast', f('type'), TYPES)}
     fam = None

@@ -36,7 +36,10 @@ OPTIONS = dict(
 
 def normalize(entry, where=''):
     v.reject_unknown(entry, OPTIONS, where)
-    f = lambda n: v.sub(where, n)  # noqa: E731
+
+    def f(name):
+        return v.sub(where, name)
+
     rec = {'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
            'action': v.choice(entry.get('action') or 'unicast', f('action'), [a for a in ACTIONS if a not in ('goto', 'nop')])}
     fam = {'inet4': 4, 'inet6': 6}.get(entry.get('family')) if entry.get('family') else None
