@@ -31,6 +31,10 @@ def test_change_in_place_touches_only_managed_fields(apply, ip):
     assert 'mtu: 1500' in r['diff'][0]['before'] and 'mtu: 9000' in r['diff'][0]['after']
     va = by_name(ip('link', 'show'), 'va')[0]
     assert va['mtu'] == 9000 and va['ifalias'] == 'keep'
+    # an empty alias clears it, and stays idempotent
+    assert apply({'link': [{'name': 'va', 'alias': ''}]})['operations'] == ['modify link va']
+    assert 'ifalias' not in by_name(ip('link', 'show'), 'va')[0]
+    assert apply({'link': [{'name': 'va', 'alias': ''}]})['changed'] is False
 
 
 def test_macvlan_and_vxlan(apply, ip):

@@ -83,7 +83,7 @@ def normalize(entry, where=''):
     if entry.get('alias') is not None:
         if len(entry['alias'].encode('utf-8')) > 255:
             raise ValidationError("is longer than 255 bytes (IFALIASZ)", f('alias'))
-        rec['alias'] = entry['alias']
+        rec['alias'] = entry['alias'] or None   # '' clears the alias; the kernel then reports none
     if kind == 'veth':
         if not entry.get('peer'):
             raise ValidationError("a veth link needs the name of its other end", f('peer'))
