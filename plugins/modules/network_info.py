@@ -12,9 +12,11 @@ module: network_info
 short_description: Read a node's network state as typed status resources
 version_added: 0.1.0
 description:
-  - Returns the node's links, addresses, routes, rules and node addresses as records modelled on Talos's
-    C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule) and C(NodeAddress) resources, with Talos's field
-    names in snake_case - the same records the other modules compare against, so what you see is what they plan from.
+  - Returns the node's links, addresses, routes, rules, node addresses, resolvers and host name as records modelled on
+    Talos's C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule), C(NodeAddress), C(ResolverStatus) and
+    C(HostnameStatus) resources, with Talos's field names in snake_case - the same records the other modules compare
+    against, so what you see is what they plan from.
+  - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
   - seed.nodenet developers (@seed-nodenet)
@@ -25,8 +27,14 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses]
-    default: [links, addresses, routes, rules, node_addresses]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
+  resolv_conf:
+    description:
+      - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
+        are read from C(/run/systemd/resolve/resolv.conf).
+    type: path
+    default: /etc/resolv.conf
 attributes:
   check_mode:
     support: full
@@ -96,22 +104,39 @@ node_addresses:
   returned: when gathered
   type: dict
   sample: {current: [192.0.2.10/24], default: [192.0.2.10/24]}
+resolvers:
+  description:
+    - ResolverStatus - the nameservers, search domains and options (a mapping; flags are C(true)) of I(resolv_conf),
+      and who manages it (C(file) or C(systemd-resolved)).
+  returned: when gathered
+  type: dict
+  sample: {nameservers: [192.0.2.53], search_domains: [example.com], options: {ndots: 2, rotate: true},
+           manager: file, path: /etc/resolv.conf}
+hostname:
+  description: HostnameStatus - the kernel's host name (first label), domain name (null when unset) and FQDN.
+  returned: when gathered
+  type: dict
+  sample: {hostname: node1, domainname: example.com, fqdn: node1.example.com}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, gather
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(dict(gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)))),
+        argument_spec=argument_spec(dict(
+            gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)),
+            resolv_conf=dict(type='path', default=RESOLV_CONF),
+        )),
         supports_check_mode=True,
     )
     try:
-        facts = gather(module.params['netns'], module.params['gather'])
+        facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'])
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     result = dict(changed=False, ansible_facts={'nodenet': facts})

@@ -7,12 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
 
 RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname')
+# Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
+NOT_NETLINK = ('resolvers', 'hostname')
 
 
 def _sorted(kind, records):
@@ -42,18 +46,27 @@ def node_addresses(state):
     return {'current': current, 'default': default}
 
 
-def gather(netns=None, resources=ALL):
+def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF):
     check_netns(netns)
-    nl = open_netlink(netns)
+    out = {}
+    if all(res in NOT_NETLINK for res in resources):
+        nl = state = None
+    else:
+        nl = open_netlink(netns)
     try:
-        state = State(nl, READERS)
-        out = {}
+        if nl is not None:
+            state = State(nl, READERS)
         for res in resources:
-            if res == 'node_addresses':
+            if res == 'resolvers':
+                out[res] = resolver_file.status(resolv_conf)
+            elif res == 'hostname':
+                out[res] = hostname_file.status()
+            elif res == 'node_addresses':
                 out[res] = node_addresses(state)
             else:
                 kind = RESOURCES[res]
                 out[res] = _sorted(kind, state.get(kind))
         return out
     finally:
-        nl.close()
+        if nl is not None:
+            nl.close()
