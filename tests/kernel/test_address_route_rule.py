@@ -28,7 +28,12 @@ def test_addresses_v4_v6_label_and_idempotence(apply, ip):
     labels = [a.get('label') for l in ip('addr', 'show', 'dev', 'va') for a in l['addr_info'] if a['family'] == 'inet']
     assert 'va:svc' in labels
     assert apply(desired)['changed'] is False
-    # label change replaces the address
+    # label change replaces the address; a primary's secondaries survive it
+    apply({'address': [{'address': '192.0.2.12/24', 'link': 'va'}]})
+    r = apply({'address': [{'address': '192.0.2.10/24', 'link': 'va', 'label': 'va:pri'}]})
+    assert r['operations'] == ['modify address va 192.0.2.10/24']
+    assert addrs(ip, 'va') == ['192.0.2.10/24', '192.0.2.11/24', '192.0.2.12/24', '2001:db8::10/64']
+    apply({'address': [{'address': '192.0.2.12/24', 'link': 'va', 'state': 'absent'}]})
     r = apply({'address': [{'address': '192.0.2.11/24', 'link': 'va', 'label': 'va:web'}]})
     assert r['operations'] == ['modify address va 192.0.2.11/24']
     assert 'va:web' in [a.get('label') for l in ip('addr', 'show', 'dev', 'va') for a in l['addr_info']]

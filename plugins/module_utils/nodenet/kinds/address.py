@@ -104,7 +104,7 @@ def plan(records, state, ctx):
         if obs is None:
             ops.append(_op('create', k, after=_clean(rec)))
         elif 'label' in rec and (obs.get('label') or rec['link']) != rec['label']:
-            ops.append(_op('modify', k, before=_clean(obs), after=_clean(rec)))
+            ops.append(_op('modify', k, before=obs, after=_clean(rec)))
     return ops
 
 
@@ -134,15 +134,19 @@ def apply(nl, op):
         if op['action'] == 'create':
             nl.addr('add', **_args(nl, op['after']))
         elif op['action'] == 'delete':
-            if op['before'].get('family') == 'inet4' and 'secondary' not in (op['before'].get('flags') or []):
-                # without this the kernel deletes every secondary address of the subnet with its primary
-                write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % op['before']['link'], 1)
-            nl.addr('del', **_args(nl, op['before']))
+            _delete(nl, op['before'])
         else:
-            nl.addr('del', **_args(nl, op['before']))
+            _delete(nl, op['before'])
             nl.addr('add', **_args(nl, op['after']))
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
+
+
+def _delete(nl, rec):
+    if rec.get('family') == 'inet4' and 'secondary' not in (rec.get('flags') or []):
+        # without this the kernel deletes every secondary address of the subnet with its primary
+        write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % rec['link'], 1)
+    nl.addr('del', **_args(nl, rec))
 
 
 def inverse(op):
