@@ -100,3 +100,11 @@ def write_sysctl(nl, path, value):
         with open('/proc/sys/' + path, 'w') as fh:
             fh.write(str(value))
     in_netns(getattr(nl, 'nodenet_netns', None), write)
+
+
+def link_index(nl, name):
+    """ifindex of the link called `name`, or a KernelError (ENODEV) naming it."""
+    found = nl.link_lookup(ifname=name)
+    if not found:
+        raise explain(OSError(19, 'No such device'), "looking up link '%s'" % name)
+    return found[0]

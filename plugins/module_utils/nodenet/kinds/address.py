@@ -11,7 +11,7 @@ import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import write_sysctl
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index, write_sysctl
 
 KIND = 'address'
 RANK = 1
@@ -119,10 +119,7 @@ def _clean(rec):
 
 def _args(nl, rec):
     addr, plen = rec['address'].rsplit('/', 1)
-    idx = nl.link_lookup(ifname=rec['link'])
-    if not idx:
-        raise explain(OSError(19, 'No such device'), "looking up link '%s'" % rec['link'])
-    kw = {'index': idx[0], 'address': addr, 'prefixlen': int(plen)}
+    kw = {'index': link_index(nl, rec['link']), 'address': addr, 'prefixlen': int(plen)}
     if rec.get('label'):
         kw['label'] = rec['label']
     return kw

@@ -11,6 +11,7 @@ import ipaddress
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'link'
 RANK = 0
@@ -305,11 +306,7 @@ def _clean(rec):
 
 
 # ---------------------------------------------------------------- apply
-def _index(nl, name):
-    found = nl.link_lookup(ifname=name)
-    if not found:
-        raise explain(OSError(19, 'No such device'), "looking up link '%s'" % name)
-    return found[0]
+_index = link_index
 
 
 def _set(nl, name, fields):

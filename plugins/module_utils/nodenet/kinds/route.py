@@ -11,6 +11,7 @@ import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'route'
 RANK = 2
@@ -187,10 +188,7 @@ def _args(nl, rec):
     if rec.get('source'):
         kw['prefsrc'] = rec['source']
     if rec.get('link'):
-        idx = nl.link_lookup(ifname=rec['link'])
-        if not idx:
-            raise explain(OSError(19, 'No such device'), "looking up link '%s'" % rec['link'])
-        kw['oif'] = idx[0]
+        kw['oif'] = link_index(nl, rec['link'])
     if rec.get('mtu'):
         kw['metrics'] = {'mtu': rec['mtu']}
     if rec.get('scope'):
