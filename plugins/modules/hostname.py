@@ -20,6 +20,8 @@ description:
   - The name is checked (RFC 1123) before anything is touched.
 author:
   - seed.nodenet developers (@seed-nodenet)
+extends_documentation_fragment:
+  - seed.nodenet.files
 options:
   hostname:
     description:
@@ -31,14 +33,7 @@ options:
     description: The hostname file to write.
     type: path
     default: /etc/hostname
-  backup:
-    description: Keep a copy of the file, with a timestamp in its name, before changing it.
-    type: bool
-    default: false
 attributes:
-  check_mode:
-    support: full
-    description: The kernel's names and the file are compared; nothing is changed.
   diff_mode:
     support: full
     description: A diff of the hostname file and of the kernel's host and domain names.
@@ -93,17 +88,17 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=argument_spec(dict(
             hostname=dict(type='str', required=True),
             path=dict(type='path', default=hostname.HOSTNAME_FILE),
-            backup=dict(type='bool', default=False),
-        ),
+        ), FILE_COMMON),
         supports_check_mode=True,
     )
     common.run_module(module, hostname.converge, module.params, path=module.params['path'],

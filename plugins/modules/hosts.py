@@ -22,6 +22,8 @@ description:
   - The file is written atomically (a temporary file in the same directory renamed over it), keeping its mode and owner.
 author:
   - seed.nodenet developers (@seed-nodenet)
+extends_documentation_fragment:
+  - seed.nodenet.files
 options:
   entries:
     description: The host entries. Entries with the same I(ip) are merged into one line.
@@ -46,14 +48,7 @@ options:
     description: The hosts file to manage.
     type: path
     default: /etc/hosts
-  backup:
-    description: Keep a copy of the file, with a timestamp in its name, before changing it.
-    type: bool
-    default: false
 attributes:
-  check_mode:
-    support: full
-    description: The new content is computed and compared; nothing is written.
   diff_mode:
     support: full
     description: A diff of the file before and after.
@@ -108,21 +103,21 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=argument_spec(dict(
             entries=dict(type='list', elements='dict', default=[], options=dict(
                 ip=dict(type='str', required=True),
                 aliases=dict(type='list', elements='str', required=True),
             )),
             exclusive=dict(type='bool', default=False),
             path=dict(type='path', default=hosts.HOSTS),
-            backup=dict(type='bool', default=False),
-        ),
+        ), FILE_COMMON),
         supports_check_mode=True,
     )
     common.run_module(module, hosts.converge, module.params, path=module.params['path'])

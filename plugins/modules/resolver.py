@@ -25,6 +25,8 @@ description:
     detected when I(path) is C(/etc/resolv.conf), returned in C(writers) and reported as a warning.
 author:
   - seed.nodenet developers (@seed-nodenet)
+extends_documentation_fragment:
+  - seed.nodenet.files
 options:
   nameservers:
     description:
@@ -53,14 +55,7 @@ options:
     description: The systemd-resolved drop-in written when I(path) is resolved's stub. Its directory is created if missing.
     type: path
     default: /etc/systemd/resolved.conf.d/50-nodenet.conf
-  backup:
-    description: Keep a copy of the file, with a timestamp in its name, before changing it.
-    type: bool
-    default: false
 attributes:
-  check_mode:
-    support: full
-    description: The new content is computed and compared; nothing is written.
   diff_mode:
     support: full
     description: A diff of the file (resolv.conf or the drop-in) before and after.
@@ -131,20 +126,20 @@ resolver:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=argument_spec(dict(
             nameservers=dict(type='list', elements='str'),
             search_domains=dict(type='list', elements='str'),
             options=dict(type='dict'),
             path=dict(type='path', default=resolver.RESOLV_CONF),
             dropin_path=dict(type='path', default=resolver.DROPIN),
-            backup=dict(type='bool', default=False),
-        ),
+        ), FILE_COMMON),
         supports_check_mode=True,
     )
     p = module.params

@@ -13,8 +13,13 @@ COMMON = dict(
     netns=dict(type='str'),
 )
 
+# Options of the modules that generate files (documented in doc_fragments/files.py).
+FILE_COMMON = dict(
+    backup=dict(type='bool', default=False),
+)
 
-def argument_spec(options):
+
+def argument_spec(options, common=None):
     spec = copy.deepcopy(options)
-    spec.update(copy.deepcopy(COMMON))
+    spec.update(copy.deepcopy(COMMON if common is None else common))
     return spec

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Options and attributes shared by the modules that generate files (resolver, hosts, hostname)."""
+
+    DOCUMENTATION = r'''
+options:
+  backup:
+    description: Keep a copy of the file, with a timestamp in its name, before changing it.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: The new content is computed and compared; nothing is written.
+'''
