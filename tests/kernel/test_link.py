@@ -110,3 +110,13 @@ def test_check_mode_changes_nothing(apply, ip, snapshot):
     assert r['changed'] and r['operations'] == ['create link va']
     assert 'mtu: 1400' in r['diff'][0]['after'] and r['diff'][0]['before'] == ''
     assert snapshot() == before
+
+
+def test_rollback_clears_an_alias_the_link_did_not_have(apply, snapshot):
+    """Setting an alias on a link without one, then failing: the rollback must clear it again."""
+    apply({'link': [{'name': 'va', 'kind': 'veth', 'peer': 'vb'}]})
+    before = snapshot()
+    with pytest.raises(ApplyError):
+        apply({'link': [{'name': 'va', 'alias': 'new', 'mtu': 1400}],
+               'address': [{'address': '192.0.2.1/24', 'link': 'va'}]}, fail_after=1)
+    assert snapshot() == before

@@ -310,6 +310,9 @@ _index = link_index
 
 
 def _set(nl, name, fields):
+    """Set the given fields. None means "the kernel had nothing": it clears an alias and
+    leaves the other fields alone (they have no empty value to go back to)."""
+    fields = dict((k, val) for k, val in fields.items() if val is not None or k == 'alias')
     kw = {}
     if 'mtu' in fields:
         kw['mtu'] = fields['mtu']
@@ -376,7 +379,7 @@ def inverse(op):
         return _op('delete', op['key'], before=op['after'])
     if op['action'] == 'delete':
         return _op('create', op['key'], after=recreate(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=dict((k, val) for k, val in op['before'].items() if val is not None))
+    return _op('modify', op['key'], before=op['after'], after=op['before'])
 
 
 def recreate(obs):
@@ -404,6 +407,3 @@ def satisfied(op, state):
         if obs.get(k) != want:
             return False, "link '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), want)
     return True, None
-
-
-MANAGED_VIEW = ('kind',) + MUTABLE + IMMUTABLE
