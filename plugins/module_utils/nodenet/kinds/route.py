@@ -199,7 +199,6 @@ def _args(nl, rec):
 
 
 def apply(nl, op):
-    rec = op['after'] or op['before']
     what = "%s route %s" % (op['action'], op['key'])
     try:
         if op['action'] == 'create':
@@ -212,7 +211,6 @@ def apply(nl, op):
             nl.route('replace', **_args(nl, op['after']))
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
-    return rec
 
 
 def inverse(op):
