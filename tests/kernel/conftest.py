@@ -37,6 +37,7 @@ def apply(netns):
     def run(desired, **kw):
         result = converge(desired, netns=netns, **kw)
         result.pop('_state', None)
+        result.pop('_records', None)
         return result
     return run
 

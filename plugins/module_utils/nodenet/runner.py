@@ -38,6 +38,7 @@ def converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after=
             state = State(nl, READERS)
         # read what the caller reports on before the socket closes
         result['_state'] = dict((kind, state.get(kind)) for kind in desired)
+        result['_records'] = records
         return result
     finally:
         nl.close()
@@ -62,7 +63,7 @@ def run_single(module, kind):
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     state = result.pop('_state')
-    rec = normalize({kind: [dict(params)]})[kind][0]
+    rec = result.pop('_records')[kind][0]
     objs = state[kind]
     k = KINDS[kind].key(rec)
     if kind == 'rule':
