@@ -31,4 +31,6 @@ notes:
   - Every run validates all input before touching the kernel, applies a plan of operations in dependency order,
     re-reads the kernel to verify the result, and rolls back every applied operation if any step fails.
   - Only the fields you set are compared and changed; everything else is left as the kernel has it.
+  - In check mode, a reference to a link that does not exist yet (an earlier task of the play would create it)
+    is a warning and the result carries C(unverified); in a real run it is an error naming the field.
 '''

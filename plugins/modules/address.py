@@ -17,6 +17,9 @@ description:
     because this is an interface address, multicast and unspecified addresses are refused) and the link must exist.
   - Other addresses on the link are left alone. To make a link carry exactly a list of addresses use
     the C(network) module with C(purge).
+  - Removing or relabelling a primary IPv4 address first sets C(net.ipv4.conf.<link>.promote_secondaries=1) for
+    that link, so the kernel promotes a secondary address of the same subnet instead of deleting them all.
+    The setting stays on afterwards.
 author:
   - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:

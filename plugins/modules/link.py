@@ -138,6 +138,11 @@ EXAMPLES = r'''
     kind: dummy
     netns: lab-node1
 
+- name: Clear a link's alias
+  seed.nodenet.link:
+    name: eth1
+    alias: ""
+
 - name: Remove a link
   seed.nodenet.link:
     name: vxlan42
