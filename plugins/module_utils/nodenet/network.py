@@ -1,0 +1,489 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A whole node's network in one plan: every netlink kind plus the generated /etc files.
+
+validate everything (each entry, then cross-object rules) -> observe -> plan (+ purge)
+-> check/diff -> apply with the journal -> files -> on any failure roll everything back.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import os
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan, rollback
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as filecommon
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts as hosts_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
+
+# Option name of the `network` module -> engine kind, in the order the diff lists them.
+# A kind the engine does not have (yet) is not offered: adding a kind is adding it to
+# registry.KINDS; a new section is one line here.
+SECTIONS = (
+    ('links', 'link'),
+    ('bonds', 'bond'),
+    ('vlans', 'vlan'),
+    ('bridges', 'bridge'),
+    ('wireguard', 'wireguard'),
+    ('addresses', 'address'),
+    ('routes', 'route'),
+    ('rules', 'rule'),
+)
+# Generated /etc files: section -> its options (the same as the single-file module's).
+FILE_SECTIONS = {
+    'resolver': dict(nameservers=dict(type='list', elements='str'),
+                     search_domains=dict(type='list', elements='str'),
+                     options=dict(type='dict'),
+                     path=dict(type='path', default=resolver_file.RESOLV_CONF),
+                     dropin_path=dict(type='path', default=resolver_file.DROPIN)),
+    'hosts': dict(entries=dict(type='list', elements='dict', default=[], options=dict(
+                      ip=dict(type='str', required=True),
+                      aliases=dict(type='list', elements='str', required=True))),
+                  exclusive=dict(type='bool', default=False),
+                  path=dict(type='path', default=hosts_file.HOSTS)),
+    'hostname': dict(hostname=dict(type='str', required=True),
+                     path=dict(type='path', default=hostname_file.HOSTNAME_FILE)),
+}
+FILE_ORDER = ('hostname', 'hosts', 'resolver')
+PURGEABLE = {'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
+# Kinds whose entries are links (they have a `name`): their links are the "managed links".
+LINK_KINDS = ('link', 'bond', 'vlan', 'bridge', 'wireguard')
+# Rules every kernel has; never purged.
+DEFAULT_RULES = ((0, 255), (32766, 254), (32767, 253))
+# Bytes a VXLAN header adds, by the family of its underlay (the kernel's max_mtu for it).
+VXLAN_HEADROOM = {4: 50, 6: 70}
+
+
+def sections():
+    """The netlink sections this engine can run: [(option name, kind)]."""
+    return [(s, k) for s, k in SECTIONS if k in KINDS]
+
+
+def section_of(kind):
+    for s, k in SECTIONS:
+        if k == kind:
+            return s
+    return kind
+
+
+# ---------------------------------------------------------------- validate
+def normalize_spec(spec):
+    """{section: entries} -> ({kind: [records]}, {file section: normalized}) or ValidationError."""
+    known = set(s for s, dummy in sections()) | set(FILE_SECTIONS)
+    for s in spec:
+        if s not in known:
+            raise ValidationError("unknown section; this engine has: %s" % ', '.join(sorted(known)), s)
+    desired = {}
+    for s, kind in sections():
+        entries = spec.get(s) or []
+        if not isinstance(entries, list):
+            raise ValidationError('must be a list of entries', s)
+        out = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise ValidationError('must be a mapping of options', '%s[%d]' % (s, i))
+            entry = dict((k, val) for k, val in entry.items() if val is not None)
+            entry['_where'] = '%s[%d]' % (s, i)
+            out.append(entry)
+        if out:
+            desired[kind] = out
+    records = normalize(desired)
+    files = {}
+    for s in FILE_ORDER:
+        params = spec.get(s)
+        if params is None:
+            continue
+        try:
+            if s == 'resolver':
+                resolver_file.normalize(params)
+            elif s == 'hosts':
+                hosts_file.normalize(params.get('entries') or [])
+            else:
+                hostname_file.normalize(params.get('hostname'))
+        except ValidationError as e:
+            raise ValidationError(e.msg, v.sub(s, e.field or ''))
+        files[s] = params
+    return records, files
+
+
+def _final_links(records, state, ops):
+    """name -> {mtu, parent, kind, members, declared mtu} as it will be after the plan."""
+    observed = state.links()
+    gone = set(op['key'] for op in ops if op['kind'] == 'link' and op['action'] == 'delete')
+    out = {}
+    for name, obs in observed.items():
+        if name not in gone:
+            out[name] = {'mtu': obs.get('mtu'), 'parent': obs.get('parent'), 'kind': obs.get('kind'), 'where': None}
+    for kind in LINK_KINDS:
+        for rec in records.get(kind, []):
+            if rec.get('state') == 'absent':
+                out.pop(rec['name'], None)
+                continue
+            cur = out.setdefault(rec['name'], {'mtu': None, 'parent': None, 'kind': rec.get('kind', kind)})
+            cur['where'] = rec.get('_where')
+            cur['section_kind'] = kind
+            if rec.get('mtu') is not None:
+                cur['mtu'] = rec['mtu']
+                cur['mtu_declared'] = True
+            if rec.get('parent'):
+                cur['parent'] = rec['parent']
+            if rec.get('links'):
+                cur['members'] = list(rec['links'])
+            for k in ('local', 'remote', 'group'):
+                if rec.get(k):
+                    cur['family'] = ipaddress.ip_address(rec[k]).version
+    return out
+
+
+def check_mtus(links):
+    """A link on a parent (VLAN, macvlan, VXLAN) can't have a larger MTU than the parent allows;
+    a bond's members can't be declared with an MTU other than the bond's (the kernel sets theirs)."""
+    for name, link in sorted(links.items()):
+        parent = links.get(link.get('parent') or '')
+        if link.get('mtu_declared') and parent and parent.get('mtu'):
+            room = VXLAN_HEADROOM[link.get('family', 4)] if link.get('kind') == 'vxlan' else 0
+            if link['mtu'] > parent['mtu'] - room:
+                extra = ' minus the %d bytes of VXLAN headers' % room if room else ''
+                raise ValidationError("link '%s' has MTU %d but its parent '%s' has MTU %d%s; the kernel allows at most %d"
+                                      % (name, link['mtu'], link['parent'], parent['mtu'], extra, parent['mtu'] - room),
+                                      v.sub(link.get('where') or '', 'mtu'))
+        if link.get('section_kind') == 'bond' and link.get('members'):
+            for m in link['members']:
+                member = links.get(m) or {}
+                if member.get('mtu_declared') and link.get('mtu') and member['mtu'] != link['mtu']:
+                    raise ValidationError("link '%s' is a member of bond '%s' and is declared with MTU %d, but the bond's is %d "
+                                          "(the kernel gives members the bond's MTU)" % (m, name, member['mtu'], link['mtu']),
+                                          v.sub(member.get('where') or '', 'mtu'))
+
+
+def _final_addresses(records, state, ops):
+    """[(ip_interface, link, where or None)] after the plan."""
+    gone = set(op['key'] for op in ops if op['kind'] == 'address' and op['action'] == 'delete')
+    dead_links = set(op['key'] for op in ops if op['kind'] in LINK_KINDS and op['action'] == 'delete')
+    out = []
+    declared = set()
+    for rec in records.get('address', []):
+        k = KINDS['address'].key(rec)
+        if rec['state'] == 'present':
+            declared.add(k)
+            out.append((ipaddress.ip_interface(rec['address']), rec['link'], rec.get('_where')))
+        else:
+            gone.add(k)
+    for k, obs in state.get('address').items():
+        if k not in gone and k not in declared and obs['link'] not in dead_links:
+            out.append((ipaddress.ip_interface(obs['address']), obs['link'], None))
+    return out
+
+
+def check_addresses(addresses):
+    """The same IP address on two links (link-local and loopback ones aside) is a mistake."""
+    seen = {}
+    for iface, link, where in addresses:
+        ip = iface.ip
+        if ip.is_link_local or ip.is_loopback:
+            continue
+        if ip in seen and seen[ip][0] != link:
+            other_link, other_where = seen[ip]
+            if where is None:
+                where, other_where, link, other_link = other_where, where, other_link, link
+            raise ValidationError("address %s would be on both '%s' and '%s' (%s); an address belongs to one link"
+                                  % (ip, link, other_link, 'declared at %s' % other_where if other_where else 'present on the node'),
+                                  v.sub(where or '', 'address'))
+        seen.setdefault(ip, (link, where))
+
+
+def check_gateways(records, state, ops, addresses):
+    """A gateway must be on a subnet of some link (of the route's link, when it names one): an address's
+    subnet, or a directly connected route (a route with a link and no gateway)."""
+    onlink = [(iface.network, link) for iface, link, dummy in addresses]
+    gone = set(op['key'] for op in ops if op['kind'] == 'route' and op['action'] == 'delete')
+    for rec in records.get('route', []):
+        if rec['state'] == 'present' and rec.get('link') and not rec.get('gateway') and rec['type'] == 'unicast':
+            onlink.append((ipaddress.ip_network(rec['destination']), rec['link']))
+    for k, obs in state.get('route').items():
+        if k not in gone and obs.get('link') and not obs.get('gateway') and obs['type'] == 'unicast':
+            onlink.append((ipaddress.ip_network(obs['destination']), obs['link']))
+    for rec in records.get('route', []):
+        if rec['state'] != 'present' or not rec.get('gateway'):
+            continue
+        gw = ipaddress.ip_address(rec['gateway'])
+        if gw.version == 6 and gw.is_link_local:
+            if not rec.get('link'):
+                raise ValidationError("gateway %s is an IPv6 link-local address: set link too" % gw, v.sub(rec.get('_where', ''), 'link'))
+            continue
+        ok = [link for net, link in onlink if net.version == gw.version and gw in net and (not rec.get('link') or link == rec['link'])]
+        if not ok:
+            raise ValidationError("gateway %s is not on the subnet of any address or connected route%s (declared or present); "
+                                  "the kernel would refuse the route" % (gw, " of link '%s'" % rec['link'] if rec.get('link') else ''),
+                                  v.sub(rec.get('_where', ''), 'gateway'))
+
+
+# ---------------------------------------------------------------- purge
+def managed_links(records):
+    return set(rec['name'] for kind in LINK_KINDS for rec in records.get(kind, []) if rec.get('state') == 'present')
+
+
+def purge_ops(records, state, purge, ops):
+    """Delete operations for objects the state does not declare: addresses and routes on managed
+    links, and rules that point at a table this state manages or name a managed link."""
+    links = managed_links(records)
+    planned = set((op['kind'], op['key']) for op in ops)
+    out = []
+    if 'addresses' in purge:
+        declared = set(KINDS['address'].key(r) for r in records.get('address', []))
+        for k, obs in sorted(state.get('address').items()):
+            if obs['link'] in links and k not in declared and ('address', k) not in planned:
+                if obs['family'] == 'inet6' and obs['scope'] == 'link':
+                    continue   # the kernel's own fe80::/64 address
+                out.append({'kind': 'address', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
+    if 'routes' in purge:
+        declared = set(KINDS['route'].key(r) for r in records.get('route', []))
+        for k, obs in sorted(state.get('route').items()):
+            if obs.get('link') in links and k not in declared and ('route', k) not in planned \
+                    and obs['protocol'] not in ('kernel', '9') and obs['table'] != 255 and not obs.get('multipath'):
+                out.append({'kind': 'route', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
+    if 'rules' in purge:
+        declared = records.get('rule', [])
+        tables = set(r['table'] for r in records.get('route', []) + declared if r.get('table') is not None) - set((253, 254, 255))
+        for k, obs in sorted(state.get('rule').items()):
+            if (obs['priority'], obs.get('table')) in DEFAULT_RULES or ('rule', k) in planned:
+                continue
+            if any(KINDS['rule'].matches(r, obs) for r in declared if r['state'] == 'present'):
+                continue
+            if obs.get('table') in tables or obs.get('iif_name') in links or obs.get('oif_name') in links:
+                out.append({'kind': 'rule', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
+    return out
+
+
+# ---------------------------------------------------------------- files
+def _file_converge(section, params, check_mode, diff_mode, run=None):
+    p = dict(params)
+    if section == 'resolver':
+        return resolver_file.converge(p, path=p.get('path') or resolver_file.RESOLV_CONF,
+                                      dropin=p.get('dropin_path') or resolver_file.DROPIN,
+                                      check_mode=check_mode, diff_mode=diff_mode, run=run)
+    if section == 'hosts':
+        return hosts_file.converge(p, path=p.get('path') or hosts_file.HOSTS, check_mode=check_mode, diff_mode=diff_mode)
+    return hostname_file.converge(p, path=p.get('path') or hostname_file.HOSTNAME_FILE,
+                                  check_mode=check_mode, diff_mode=diff_mode, run=run)
+
+
+def file_snapshot(section, params):
+    """What undoing a file section needs: the files' contents (None: absent) and the kernel's names."""
+    snap = {'section': section, 'files': {}}
+    paths = [params.get('path') or {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS,
+                                     'hostname': hostname_file.HOSTNAME_FILE}[section]]
+    if section == 'resolver':
+        paths.append(params.get('dropin_path') or resolver_file.DROPIN)
+    for p in paths:
+        snap['files'][p] = filecommon.read(p)[0]
+    if section == 'hostname':
+        snap['kernel'] = list(hostname_file.kernel())
+    return snap
+
+
+def restore_files(snaps):
+    """Put files (and the kernel's host name) back as snapshotted; returns error strings."""
+    errors = []
+    for snap in reversed(snaps):
+        for path, text in snap['files'].items():
+            try:
+                cur = filecommon.read(path)[0]
+                if cur == text:
+                    continue
+                if text is None:
+                    os.unlink(path)
+                else:
+                    filecommon.write(filecommon.plan_file(path, text))
+            except (NodenetError, OSError) as e:
+                errors.append('restore %s: %s' % (path, e))
+        if snap.get('kernel'):
+            try:
+                if list(hostname_file.kernel()) != snap['kernel']:
+                    hostname_file._set_kernel(snap['kernel'][0], snap['kernel'][1])
+            except (IOError, OSError) as e:
+                errors.append('restore the kernel host name: %s' % e)
+    return errors
+
+
+# ---------------------------------------------------------------- the pipeline
+def object_diff(ops):
+    """One before/after per changed object, grouped by section in dependency order, only what changes."""
+    rank = dict((k, i) for i, (dummy, k) in enumerate(SECTIONS))
+    out = []
+    for op in sorted(ops, key=lambda o: (rank.get(o['kind'], 99), o['key'])):
+        d = diffmod.op_diff(op)
+        label = '%s: %s%s' % (section_of(op['kind']), op['key'], ' (purged)' if op.get('purge') else '')
+        d['before_header'] = '%s (%s)' % (label, 'absent' if op['action'] == 'create' else 'before')
+        d['after_header'] = '%s (%s)' % (label, 'absent' if op['action'] == 'delete' else 'after')
+        out.append(d)
+    return out
+
+
+def converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
+             extra_operations=(), extra_diff=()):
+    """Make the node match `spec` ({section: entries}). Returns a result dict; raises NodenetError.
+
+    on_applied(journal, file_snapshots): called after a successful apply (not in check mode, not when
+    nothing changed): confirm-or-revert and persistence hook in there. If it raises, everything is
+    rolled back. extra_operations/extra_diff: what the caller's hook will change (persistence).
+    """
+    records, files = normalize_spec(spec)
+    for p in purge:
+        if p not in PURGEABLE:
+            raise ValidationError("'%s' can't be purged; choose from: %s" % (p, ', '.join(sorted(PURGEABLE))), 'purge')
+    check_netns(netns)
+    nl = open_netlink(netns)
+    try:
+        state = State(nl, READERS)
+        ops = plan(records, state)
+        if purge:
+            ops = sorted(ops + purge_ops(records, state, purge, ops), key=order_key)
+        links = _final_links(records, state, ops)
+        check_mtus(links)
+        if 'address' in records or 'route' in records:
+            addrs = _final_addresses(records, state, ops)
+            check_addresses(addrs)
+            if 'route' in records:
+                check_gateways(records, state, ops, addrs)
+        fresults = {}
+        for s, params in files.items():
+            fresults[s] = _file_converge(s, params, True, diff_mode, run)
+        changed_files = [s for s in FILE_ORDER if s in fresults and fresults[s]['changed']]
+        result = {'changed': bool(ops) or bool(changed_files) or bool(extra_operations),
+                  'operations': [summary(op) + (' (purge)' if op.get('purge') else '') for op in ops]
+                  + ['write %s %s' % (s, fresults[s]['path']) for s in changed_files] + list(extra_operations)}
+        warnings = []
+        for s in FILE_ORDER:
+            warnings.extend(fresults.get(s, {}).get('warnings', []))
+        if diff_mode:
+            d = object_diff(ops)
+            for s in changed_files:
+                fd = fresults[s]['diff']
+                d.extend(fd if isinstance(fd, list) else [fd])
+            result['diff'] = d + list(extra_diff)
+        if check_mode or not result['changed']:
+            result['warnings'] = warnings
+            return result
+        journal = apply_plan(nl, ops, fail_after=fail_after) if ops else []
+        snaps = []
+        try:
+            for s in changed_files:
+                snaps.append(file_snapshot(s, files[s]))
+                r = _file_converge(s, files[s], False, False, run)
+                warnings.extend(w for w in r.get('warnings', []) if w not in warnings)
+            if on_applied is not None:
+                on_applied(journal, snaps)
+        except Exception as e:  # noqa: BLE001
+            failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
+            errors = rollback(nl, journal) + restore_files(snaps)
+            if errors:
+                msg = "%s; ROLLBACK INCOMPLETE: %s" % (failed, '; '.join(errors))
+            else:
+                msg = "%s; rolled back the %d operation(s) and %d file section(s) already applied, the node is as it was" % (
+                    failed, len(journal), len(snaps))
+            raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
+        result['warnings'] = warnings
+        result['_journal'] = journal
+        return result
+    finally:
+        nl.close()
+
+
+# ---------------------------------------------------------------- the module
+def module_spec():
+    """The network module's argument spec: one list option per section the engine can run."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
+    spec = dict((s, dict(type='list', elements='dict')) for s, dummy in sections())
+    for s, opts in FILE_SECTIONS.items():
+        spec[s] = dict(type='dict', options=opts)
+    spec.update(
+        purge=dict(type='list', elements='str', choices=sorted(PURGEABLE), default=[]),
+        rollback_timeout=dict(type='int'),
+        confirm=dict(type='bool', default=False),
+        persist=dict(type='bool'),
+        persist_path=dict(type='path', default=agent.STATE_FILE),
+        persist_unit=dict(type='path', default=agent.UNIT_FILE),
+        persist_engine_dir=dict(type='path', default=agent.ENGINE_DIR),
+    )
+    return spec
+
+
+def _strip(value):
+    if isinstance(value, dict):
+        return dict((k, _strip(val)) for k, val in value.items() if val is not None)
+    if isinstance(value, list):
+        return [_strip(x) for x in value]
+    return value
+
+
+def run_module(module):
+    """Entry point of seed.nodenet.network (and seed.nodenet.confirm's logic through confirm)."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
+    p = module.params
+    netns = p.get('netns')
+    names = [s for s, dummy in sections()] + list(FILE_SECTIONS)
+    spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
+    try:
+        if p['confirm']:
+            extra = [k for k in names + ['rollback_timeout', 'persist'] if p.get(k) is not None]
+            if extra:
+                raise ValidationError('confirm: true only confirms the change a previous task applied; '
+                                      'declare %s in a separate task' % ', '.join(extra), 'confirm')
+            if module.check_mode:
+                cur = agent.pending(netns)
+                module.exit_json(changed=cur is not None, confirmed=False,
+                                 msg='check mode: %s' % ('a change is waiting for confirmation' if cur else 'nothing to confirm'))
+            r = agent.confirm(netns)
+            module.exit_json(changed=r['confirmed'], **r)
+        timeout = p.get('rollback_timeout')
+        if timeout is not None:
+            v.integer(timeout, 'rollback_timeout', 1, 86400)
+        if module.check_mode:
+            if agent.pending(netns) is not None:
+                module.warn('a change applied earlier is waiting for confirmation; a real run would be refused')
+        else:
+            agent.check_no_pending(netns)
+        pchanges = []
+        if p.get('persist') is not None:
+            pchanges = agent.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
+                                          p['persist_engine_dir'])
+        pops = ['%s %s' % ('remove' if after is None else 'write', path) for path, dummy, after in pchanges]
+        pdiff = [{'before_header': 'persist: %s' % path, 'after_header': 'persist: %s' % path,
+                  'before': before if isinstance(before, str) and path != p['persist_engine_dir'] else '',
+                  'after': after or ''} for path, before, after in pchanges]
+        armed = {}
+
+        def on_applied(journal, snaps):
+            if pchanges:
+                snaps.append({'section': 'persist', 'files': dict(
+                    (path, before) for path, before, dummy in pchanges
+                    if path != p['persist_engine_dir'] and not os.path.islink(path) and before != p['persist_unit'])})
+                agent.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=module.run_command)
+            if timeout and (journal or snaps):
+                armed.update(agent.arm(journal, snaps, timeout, netns))
+
+        fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
+        result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
+                          fail_after=int(fail_after) if fail_after else None, run=module.run_command,
+                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff)
+    except ApplyError as e:
+        module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
+    except NodenetError as e:
+        module.fail_json(msg=str(e), field=e.field)
+    for w in result.pop('warnings', []):
+        module.warn(w)
+    result.pop('_journal', None)
+    result['rollback'] = armed or None
+    module.exit_json(**result)

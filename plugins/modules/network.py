@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: network
+short_description: A node's whole network in one task - links, addresses, routes, rules and /etc files - with confirm-or-revert
+version_added: 0.2.0
+description:
+  - Declares a node's network as one document, like a Talos machine config's network section. Every object is
+    validated first, including the rules between objects, then one plan is made for everything, in dependency order
+    (links before addresses before routes before rules; removals in reverse), applied with a journal, verified by
+    re-reading the kernel, and rolled back completely if any step fails.
+  - Each entry of a section takes the same options as the single-kind module (M(seed.nodenet.link),
+    M(seed.nodenet.address), M(seed.nodenet.route), M(seed.nodenet.rule), M(seed.nodenet.resolver),
+    M(seed.nodenet.hosts), M(seed.nodenet.hostname)); errors name the entry, for example C(routes[3].gateway).
+  - "Checks across objects before anything is touched: links referred to (C(link), C(parent)) must be declared or
+    present; an IP address can't be on two links; a route's gateway must be on the subnet of an address or a
+    connected route (of the route's link, when it names one); a link on a parent (macvlan, VXLAN; VLAN once the engine
+    has it) can't have an MTU larger than its parent allows."
+  - This engine has the sections C(links), C(addresses), C(routes), C(rules), C(resolver), C(hosts) and C(hostname).
+    Bonds, VLANs, bridges, WireGuard, VIPs and the firewall are not sections of this module yet.
+  - I(rollback_timeout) makes the change revert itself unless a later task confirms it (confirm-or-revert, like
+    C(talosctl apply-config --mode=try)); I(persist) makes the node apply the same state again at every boot.
+author:
+  - seed.nodenet developers (@seed-nodenet)
+extends_documentation_fragment:
+  - seed.nodenet.common
+options:
+  links:
+    description: Links; each entry takes the options of M(seed.nodenet.link) (C(name), C(kind), C(up), C(mtu), ...).
+    type: list
+    elements: dict
+  addresses:
+    description: Addresses; each entry takes the options of M(seed.nodenet.address) (C(address), C(link), C(label), C(state)).
+    type: list
+    elements: dict
+  routes:
+    description: Routes; each entry takes the options of M(seed.nodenet.route) (C(destination), C(gateway), C(link), C(table), ...).
+    type: list
+    elements: dict
+  rules:
+    description: Policy routing rules; each entry takes the options of M(seed.nodenet.rule).
+    type: list
+    elements: dict
+  resolver:
+    description: The resolver configuration, as M(seed.nodenet.resolver) takes it.
+    type: dict
+    suboptions:
+      nameservers:
+        description: Name server IP addresses, in order.
+        type: list
+        elements: str
+      search_domains:
+        description: Search domains, in order.
+        type: list
+        elements: str
+      options:
+        description: resolv.conf options as a mapping (C(ndots), C(timeout), C(attempts); flags as C(true)).
+        type: dict
+      path:
+        description: The resolv.conf to manage.
+        type: path
+        default: /etc/resolv.conf
+      dropin_path:
+        description: The systemd-resolved drop-in written instead when I(path) is resolved's stub.
+        type: path
+        default: /etc/systemd/resolved.conf.d/50-nodenet.conf
+  hosts:
+    description: Static host entries, as M(seed.nodenet.hosts) takes them.
+    type: dict
+    suboptions:
+      entries:
+        description: The host entries.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          ip:
+            description: IPv4 or IPv6 address.
+            type: str
+            required: true
+          aliases:
+            description: Host names for the address, the canonical name first.
+            type: list
+            elements: str
+            required: true
+      exclusive:
+        description: Manage the whole file (localhost lines and the node's own name are kept).
+        type: bool
+        default: false
+      path:
+        description: The hosts file to manage.
+        type: path
+        default: /etc/hosts
+  hostname:
+    description: The node's host name, as M(seed.nodenet.hostname) takes it.
+    type: dict
+    suboptions:
+      hostname:
+        description: A short name or an FQDN (RFC 1123).
+        type: str
+        required: true
+      path:
+        description: The hostname file to write.
+        type: path
+        default: /etc/hostname
+  purge:
+    description:
+      - Remove objects the state does not declare.
+      - C(addresses) - addresses on the declared links (the kernel's own IPv6 link-local C(fe80::) ones are kept).
+      - C(routes) - routes through the declared links, except the kernel's own (protocol C(kernel)), router
+        advertisements' and the C(local) table's.
+      - C(rules) - rules that look up a table the declared routes or rules use (other than C(main), C(local) and
+        C(default)) or that name a declared link; the kernel's default rules and other software's rules are kept.
+    type: list
+    elements: str
+    choices: [addresses, routes, rules]
+    default: []
+  rollback_timeout:
+    description:
+      - Confirm-or-revert. After applying, save what undoing the change needs (the journal of operations and the files'
+        previous contents) under C(/run/nodenet/) and start a watchdog on the node that undoes the change after this many
+        seconds (1-86400) unless a later task confirms it with M(seed.nodenet.confirm) or I(confirm=true).
+      - The watchdog outlives the Ansible connection - a transient systemd unit (C(systemd-run)) where systemd is PID 1,
+        a detached (double-forked, C(setsid)) process otherwise. The confirming task can only run if the controller
+        still reaches the node, so a change that cuts the controller off reverts by itself.
+      - While a change waits for confirmation, other runs of this module are refused (check mode only warns).
+      - Nothing is armed when nothing changed.
+    type: int
+  confirm:
+    description:
+      - Confirm the change a previous task applied with I(rollback_timeout); its watchdog exits without reverting.
+        Nothing else may be set with it. Fails if the watchdog has already reverted the change.
+    type: bool
+    default: false
+  persist:
+    description:
+      - C(true) saves the declared state on the node (I(persist_path), mode 0600), a copy of the engine with an entry
+        script (I(persist_engine_dir)) and a boot-time systemd unit (I(persist_unit), enabled through a
+        C(multi-user.target.wants) link) that applies the same state again at boot, before C(network-pre.target).
+      - C(false) removes the state file, the unit, its link and the engine copy. Unset leaves persistence as it is.
+      - With I(rollback_timeout), a revert also restores the previous state file and unit.
+      - The state file holds what you declared; keep secrets out of it (WireGuard private keys, when the engine has
+        that kind, are meant to stay in their own key files).
+    type: bool
+  persist_path:
+    description: The persisted state file.
+    type: path
+    default: /etc/nodenet/state.json
+  persist_unit:
+    description: The systemd unit file that applies the persisted state at boot.
+    type: path
+    default: /etc/systemd/system/nodenet.service
+  persist_engine_dir:
+    description: Where the engine copy and its entry script C(nodenet-apply) are installed.
+    type: path
+    default: /usr/local/lib/seed-nodenet
+attributes:
+  diff_mode:
+    support: full
+    description: One before/after per object that changes, grouped by section, only the fields that change; file diffs.
+notes:
+  - The whole node is validated before anything is touched. A failure part way (the kernel refusing an object, a file
+    that can't be written, a watchdog that won't start) rolls back every operation and file already applied.
+  - Recommended use of I(rollback_timeout) when the change may move the address Ansible connects to - run it with
+    C(async) and C(poll: 0), point C(ansible_host) at the new address, C(wait_for_connection), then confirm. See the examples.
+seealso:
+  - module: seed.nodenet.confirm
+  - module: seed.nodenet.network_info
+'''
+
+EXAMPLES = r'''
+- name: The whole node in one task
+  seed.nodenet.network:
+    links:
+      - {name: eth0, mtu: 9000, up: true}
+      - {name: vxlan10, kind: vxlan, vni: 10, local: 192.0.2.10, remote: 192.0.2.20, mtu: 8950, up: true}
+    addresses:
+      - {address: 192.0.2.10/24, link: eth0}
+      - {address: "2001:db8::10/64", link: eth0}
+      - {address: 10.10.0.1/24, link: vxlan10}
+    routes:
+      - {destination: default, gateway: 192.0.2.1}
+      - {destination: 10.20.0.0/16, gateway: 10.10.0.2, table: 100}
+    rules:
+      - {priority: 1000, src: 10.10.0.0/24, table: 100}
+    resolver: {nameservers: [192.0.2.53], search_domains: [example.com]}
+    hosts: {entries: [{ip: 192.0.2.10, aliases: [node1.example.com, node1]}]}
+    hostname: {hostname: node1.example.com}
+    purge: [addresses, routes]
+
+- name: Move the management address; reverts by itself after 60 s unless confirmed
+  seed.nodenet.network:
+    links: [{name: eth0, up: true}]
+    addresses: [{address: 192.0.2.50/24, link: eth0}]
+    routes: [{destination: default, gateway: 192.0.2.1}]
+    purge: [addresses]
+    rollback_timeout: 60
+  async: 120
+  poll: 0
+
+- name: Reach the node at its new address
+  ansible.builtin.set_fact:
+    ansible_host: 192.0.2.50
+
+- name: Wait for it
+  ansible.builtin.wait_for_connection:
+    timeout: 45
+
+- name: Keep the change
+  seed.nodenet.confirm:
+
+- name: Apply the same state at every boot
+  seed.nodenet.network:
+    links: [{name: eth0, mtu: 9000, up: true}]
+    addresses: [{address: 192.0.2.10/24, link: eth0}]
+    persist: true
+
+- name: Stop applying it at boot (removes the unit, the state file and the engine copy)
+  seed.nodenet.network:
+    persist: false
+'''
+
+RETURN = r'''
+operations:
+  description: The planned operations in the order they are (or in check mode would be) applied, files and persistence included.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create link vxlan10", "create address eth0 192.0.2.10/24", "delete address eth0 192.0.2.9/24 (purge)",
+           "create route 0.0.0.0/0 table main metric 0", "write hosts /etc/hosts"]
+rollback:
+  description: The armed watchdog (null when I(rollback_timeout) is unset or nothing changed).
+  returned: always
+  type: dict
+  sample: {armed: true, deadline: "2026-01-01T12:01:00Z", timeout: 60, watchdog: detached process, watchdog_pid: 4242,
+           pending_file: /run/nodenet/pending-4-f0000098.json}
+confirmed:
+  description: With I(confirm), whether the change was confirmed.
+  returned: when confirm is true
+  type: bool
+  sample: true
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import module_spec, run_module
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(module_spec()), supports_check_mode=True)
+    run_module(module)
+
+
+if __name__ == '__main__':
+    main()
