@@ -1,0 +1,361 @@
+"""Kernel tier for the whole-node engine (seed.nodenet.network): one plan for every kind,
+cross-object validation, purge, files in the same transaction, rollback, confirm-or-revert
+and persistence. Each test works in its own fresh namespace and on temporary files."""
+import json
+import os
+import shlex
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, MissingReference, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
+
+from conftest import sh
+
+NODE = {
+    'links': [
+        {'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'mtu': 9000, 'up': True},
+        {'name': 'sw0', 'mtu': 9000, 'up': True},
+        {'name': 'mv0', 'kind': 'macvlan', 'parent': 'eth0', 'mtu': 1500, 'up': True},
+        {'name': 'vx0', 'kind': 'vxlan', 'vni': 10, 'local': '192.0.2.10', 'remote': '192.0.2.20',
+         'parent': 'eth0', 'mtu': 8950, 'up': True},
+    ],
+    'addresses': [
+        {'address': '192.0.2.10/24', 'link': 'eth0'},
+        {'address': '2001:db8::10/64', 'link': 'eth0'},
+        {'address': '10.10.0.1/24', 'link': 'vx0'},
+        {'address': '198.51.100.7/24', 'link': 'mv0'},
+    ],
+    'routes': [
+        {'destination': 'default', 'gateway': '192.0.2.1'},
+        {'destination': '::/0', 'gateway': '2001:db8::1'},
+        {'destination': '10.20.0.0/16', 'gateway': '10.10.0.2', 'table': 100},
+        {'destination': '203.0.113.0/24', 'link': 'vx0', 'table': 100},
+    ],
+    'rules': [{'priority': 1000, 'src': '10.10.0.0/24', 'table': 100}],
+}
+
+
+def copy(spec):
+    return json.loads(json.dumps(spec))
+
+
+@pytest.fixture
+def run(netns):
+    def go(spec, **kw):
+        r = network.converge(copy(spec), netns=netns, **kw)
+        r.pop('_journal', None)
+        return r
+    return go
+
+
+def global_addrs(ip):
+    return sorted((l['ifname'], '%s/%d' % (a['local'], a['prefixlen'])) for l in ip('addr', 'show')
+                  for a in l.get('addr_info', []) if a.get('scope') == 'global')
+
+
+def test_whole_node_from_empty_in_one_call_then_idempotent(run, ip, netns, snapshot):
+    empty = snapshot()
+    r = run(NODE, check_mode=True, diff_mode=True)
+    assert r['changed'] and len(r['operations']) == 4 + 4 + 4 + 1 - 0   # sw0 is modified, not created
+    assert snapshot() == empty, 'check mode touched the namespace'
+    # dependency order: links (parents first), then addresses, routes, rules
+    kinds = [op.split()[1] for op in r['operations']]
+    assert kinds == sorted(kinds, key=['link', 'address', 'route', 'rule'].index)
+    assert r['operations'].index('create link eth0') < r['operations'].index('create link mv0')
+    # the diff: one entry per object, grouped by section, headers naming the object
+    headers = [d['after_header'] for d in r['diff']]
+    assert headers[0].startswith('links: ') and headers[-1].startswith('rules: ')
+    assert 'links: sw0 (after)' in headers
+    sw0 = [d for d in r['diff'] if d['after_header'] == 'links: sw0 (after)'][0]
+    assert sw0['after'] == 'link sw0:\n  mtu: 9000\n  up: true\n'
+
+    r = run(NODE)
+    assert r['changed']
+    links = dict((l['ifname'], l) for l in ip('link', 'show'))
+    assert links['eth0']['mtu'] == 9000 and links['mv0']['linkinfo']['info_kind'] == 'macvlan'
+    assert links['vx0']['linkinfo']['info_data']['id'] == 10 and links['vx0']['mtu'] == 8950
+    assert global_addrs(ip) == [('eth0', '192.0.2.10/24'), ('eth0', '2001:db8::10/64'),
+                                ('mv0', '198.51.100.7/24'), ('vx0', '10.10.0.1/24')]
+    t100 = ip('route', 'show', 'table', '100')
+    assert sorted(x['dst'] for x in t100) == ['10.20.0.0/16', '203.0.113.0/24']
+    assert [x for x in ip('route', 'show') if x['dst'] == 'default'][0]['gateway'] == '192.0.2.1'
+    assert [x for x in ip('-6', 'route', 'show') if x['dst'] == 'default'][0]['gateway'] == '2001:db8::1'
+    assert [x['priority'] for x in ip('rule', 'show') if x.get('table') == '100'] == [1000]
+
+    assert run(NODE) == {'changed': False, 'operations': [], 'warnings': []}
+    assert run(NODE, check_mode=True)['changed'] is False
+
+
+@pytest.mark.parametrize('change, field, words', [
+    ({'addresses': [{'address': '192.0.2.10/24', 'link': 'eth9'}]}, 'addresses[0].link', "link 'eth9' does not exist"),
+    ({'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}, {'address': '192.0.2.10/25', 'link': 'sw0'}]},
+     'addresses[1].address', 'would be on both'),
+    ({'routes': [{'destination': '10.1.0.0/16', 'gateway': '172.16.0.1'}]}, 'routes[0].gateway', 'not on the subnet'),
+    ({'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}],
+      'routes': [{'destination': '10.1.0.0/16', 'gateway': '192.0.2.1', 'link': 'sw0'}]}, 'routes[0].gateway', "of link 'sw0'"),
+    ({'routes': [{'destination': '2001:db8:1::/48', 'gateway': 'fe80::1'}]}, 'routes[0].link', 'link-local'),
+    ({'links': [{'name': 'mv0', 'kind': 'macvlan', 'parent': 'eth0', 'mtu': 1600}]}, 'links[0].mtu', "parent 'eth0' has MTU 1500"),
+    ({'links': [{'name': 'vx0', 'kind': 'vxlan', 'vni': 5, 'parent': 'eth0', 'local': '192.0.2.10', 'mtu': 1480}]},
+     'links[0].mtu', 'VXLAN headers'),
+    ({'links': [{'name': 'eth0', 'mtu': 1000}, {'name': 'mv0', 'kind': 'macvlan', 'parent': 'eth0', 'mtu': 1400}]},
+     'links[1].mtu', 'has MTU 1000'),
+    ({'links': [{'name': 'eth0', 'mtu': 'big'}]}, 'links[0].mtu', 'must be an integer'),
+    ({'routes': [{'destination': '10.0.0.0/8', 'gateway': '192.0.2.1', 'colour': 'red'}]}, 'routes[0].colour', 'unknown option'),
+    ({'hosts': {'entries': [{'ip': '192.0.2.1', 'aliases': ['bad_name']}]}}, 'hosts.entries[0].aliases[0]', 'invalid'),
+    ({'bonds': [{'name': 'bond0'}]}, 'bonds', 'unknown section'),
+])
+def test_bad_input_names_the_field_and_touches_nothing(run, netns, snapshot, tmp_path, change, field, words):
+    """Every mistake is found before anything is applied; the node keeps its state."""
+    sh('ip', '-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'sw0')
+    before = snapshot()
+    spec = dict(change)
+    # something valid to apply as well, so "nothing touched" means something
+    spec.setdefault('links', [])
+    spec['links'] = [{'name': 'extra0', 'kind': 'veth', 'peer': 'extra1', 'up': True}] + spec['links']
+    fix = dict((s, [dict(e) for e in entries]) if isinstance(entries, list) else (s, entries) for s, entries in spec.items())
+    if field.startswith('links['):   # one entry was added in front
+        field = 'links[%d]%s' % (int(field[6]) + 1, field[8:])
+    if 'hosts' in fix:
+        fix['hosts'] = dict(fix['hosts'], path=str(tmp_path / 'hosts'))
+    with pytest.raises(ValidationError) as exc:
+        run(fix)
+    assert exc.value.field == field, str(exc.value)
+    assert words in str(exc.value)
+    assert snapshot() == before
+    assert not (tmp_path / 'hosts').exists()
+
+
+def test_missing_reference_is_a_missing_reference(run):
+    with pytest.raises(MissingReference):
+        run({'routes': [{'destination': '10.0.0.0/8', 'link': 'nope0'}]})
+
+
+def test_purge_removes_only_undeclared_objects_on_managed_links(run, ip, netns):
+    base = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}, {'name': 'sw0', 'up': True}],
+            'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}],
+            'routes': [{'destination': '10.1.0.0/16', 'gateway': '192.0.2.1', 'table': 100}],
+            'rules': [{'priority': 1000, 'src': '192.0.2.0/24', 'table': 100}]}
+    run(base)
+    # things someone else added: on a managed link, and elsewhere
+    for cmd in (['addr', 'add', '192.0.2.99/24', 'dev', 'eth0'], ['addr', 'add', '2001:db8::99/64', 'dev', 'eth0', 'nodad'],
+                ['link', 'add', 'other0', 'type', 'veth', 'peer', 'other1'], ['link', 'set', 'other0', 'up'],
+                ['addr', 'add', '172.16.0.1/24', 'dev', 'other0'],
+                ['route', 'add', '10.2.0.0/16', 'via', '192.0.2.1', 'table', '100'],
+                ['route', 'add', '10.3.0.0/16', 'via', '192.0.2.1'],
+                ['route', 'add', '10.4.0.0/16', 'via', '172.16.0.2'],
+                ['rule', 'add', 'priority', '1001', 'to', '10.9.0.0/16', 'table', '100'],
+                ['rule', 'add', 'priority', '2000', 'fwmark', '0x10', 'table', '200']):
+        sh('ip', '-n', netns, *cmd)
+    r = run(base, purge=['addresses', 'routes', 'rules'], diff_mode=True)
+    assert sorted(r['operations']) == sorted([
+        'delete address eth0 192.0.2.99/24 (purge)', 'delete address eth0 2001:db8::99/64 (purge)',
+        'delete route 10.2.0.0/16 table 100 metric 0 (purge)', 'delete route 10.3.0.0/16 table main metric 0 (purge)',
+        'delete rule inet4 priority 1001 to 10.9.0.0/16 lookup 100 (purge)'])
+    assert any('(purged)' in d['before_header'] for d in r['diff'])
+    assert global_addrs(ip) == [('eth0', '192.0.2.10/24'), ('other0', '172.16.0.1/24')]
+    assert sorted(x['dst'] for x in ip('route', 'show', 'table', '100')) == ['10.1.0.0/16']
+    main = [x['dst'] for x in ip('route', 'show')]
+    assert '10.3.0.0/16' not in main and '10.4.0.0/16' in main and '192.0.2.0/24' in main   # kernel's own route kept
+    assert [x['priority'] for x in ip('rule', 'show') if x.get('table') in ('100', '200')] == [1000, 2000]
+    assert any(a['local'].startswith('fe80') for l in ip('addr', 'show', 'dev', 'eth0') for a in l['addr_info'])
+    assert run(base, purge=['addresses', 'routes', 'rules'])['changed'] is False
+    with pytest.raises(ValidationError) as exc:
+        run(base, purge=['links'])
+    assert exc.value.field == 'purge'
+
+
+def test_kernel_refusal_part_way_rolls_back_everything(run, netns, snapshot, tmp_path):
+    """A route the kernel rejects (a source address the node does not have) comes after links and
+    addresses were created: all of it is undone and network_info reads exactly as before."""
+    # sw0 up too: the kernel's own IPv6 link-local addresses are there before, as they would be after
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True, 'mtu': 1500}, {'name': 'sw0', 'up': True}],
+         'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}],
+         'routes': [{'destination': '10.1.0.0/16', 'gateway': '192.0.2.1'}]})
+    before = settled(snapshot, 2)
+    hosts = tmp_path / 'hosts'
+    hosts.write_text('127.0.0.1 localhost\n')
+    bad = copy(NODE)
+    bad['links'][0] = {'name': 'eth0', 'mtu': 9000, 'up': True}
+    bad['routes'].append({'destination': '10.99.0.0/16', 'gateway': '192.0.2.1', 'source': '192.0.2.99'})
+    bad['hosts'] = {'entries': [{'ip': '192.0.2.10', 'aliases': ['node1']}], 'path': str(hosts)}
+    with pytest.raises(ApplyError) as exc:
+        run(bad, purge=['addresses', 'routes'])
+    assert 'rolled back' in str(exc.value) and exc.value.rolled_back
+    assert "route 10.99.0.0/16" in str(exc.value)
+    assert snapshot() == before
+    assert hosts.read_text() == '127.0.0.1 localhost\n'
+
+
+def settled(snapshot, n):
+    """The snapshot once the kernel has given the n up links their own IPv6 link-local addresses."""
+    assert wait_for(lambda: len([a for a in snapshot()['addresses'] if a['address'].startswith('fe80')]) >= n)
+    return snapshot()
+
+
+def test_failure_at_every_step_leaves_the_node_as_before(run, snapshot):
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}, {'name': 'sw0', 'up': True}],
+         'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}, {'address': '192.0.2.11/24', 'link': 'eth0'}]})
+    before = settled(snapshot, 2)
+    n = len(run(NODE, check_mode=True, purge=['addresses'])['operations'])
+    assert n > 10
+    for step in range(n):
+        with pytest.raises(ApplyError):
+            run(NODE, purge=['addresses'], fail_after=step)
+        assert snapshot() == before, 'state differs after a failure at step %d' % step
+
+
+def test_file_failure_after_netlink_rolls_back_netlink(run, snapshot, tmp_path):
+    before = snapshot()
+    spec = copy(NODE)
+    spec['hosts'] = {'entries': [{'ip': '192.0.2.10', 'aliases': ['node1']}], 'path': str(tmp_path / 'no' / 'such' / 'hosts')}
+    with pytest.raises(ApplyError) as exc:
+        run(spec)
+    assert 'directory does not exist' in str(exc.value) and 'rolled back' in str(exc.value)
+    assert snapshot() == before
+
+
+def test_files_in_the_same_plan(run, tmp_path):
+    hosts, resolv = tmp_path / 'hosts', tmp_path / 'resolv.conf'
+    hosts.write_text('127.0.0.1 localhost\n')
+    resolv.write_text('nameserver 192.0.2.1\n')
+    spec = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}],
+            'hosts': {'entries': [{'ip': '192.0.2.10', 'aliases': ['node1.example.com', 'node1']}], 'path': str(hosts)},
+            'resolver': {'nameservers': ['192.0.2.53'], 'search_domains': ['example.com'], 'path': str(resolv)}}
+    r = run(spec, diff_mode=True)
+    assert r['operations'][-2:] == ['write hosts %s' % hosts, 'write resolver %s' % resolv]
+    assert '192.0.2.10 node1.example.com node1' in hosts.read_text()
+    assert 'nameserver 192.0.2.53' in resolv.read_text() and 'search example.com' in resolv.read_text()
+    assert any(d.get('after_header') == str(hosts) for d in r['diff'])
+    assert run(spec)['changed'] is False
+
+
+# ---------------------------------------------------------------- confirm-or-revert (engine level)
+def wait_for(pred, limit=30):
+    """Poll until pred() is true; the bound only stops a broken test from hanging."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    d = tmp_path / 'run'
+    monkeypatch.setattr(agent, 'RUN_DIR', str(d))
+    yield d
+    # no watchdog may outlive its test
+    for f in d.glob('pending-*.json'):
+        pid = json.loads(f.read_text()).get('watchdog_pid')
+        if pid:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
+
+def armed_change(run, netns, timeout, spec):
+    armed = {}
+    r = run(spec, on_applied=lambda journal, snaps: armed.update(agent.arm(journal, snaps, timeout, netns)))
+    assert r['changed'] and armed['armed'] and armed['watchdog'] == 'detached process'
+    return armed
+
+
+def test_unconfirmed_change_is_reverted_by_the_detached_watchdog(run, netns, snapshot, run_dir, tmp_path):
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}],
+         'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}]})
+    hosts = tmp_path / 'hosts'
+    hosts.write_text('127.0.0.1 localhost\n')
+    before = snapshot()
+    spec = {'links': [{'name': 'eth0', 'up': True, 'mtu': 1400}, {'name': 'new0', 'kind': 'veth', 'peer': 'new1'}],
+            'addresses': [{'address': '192.0.2.20/24', 'link': 'eth0'}],
+            'hosts': {'entries': [{'ip': '192.0.2.20', 'aliases': ['node1']}], 'path': str(hosts)}}
+    armed = armed_change(run, netns, 2, spec)
+    pid = armed['watchdog_pid']
+    # the watchdog is its own session leader's child, not ours: it survives this process's session
+    assert os.getsid(pid) != os.getsid(0)
+    assert snapshot() != before and 'node1' in hosts.read_text()
+    # a second change is refused while this one waits
+    with pytest.raises(agent.AgentError) as exc:
+        agent.check_no_pending(netns)
+    assert exc.value.field == 'confirm'
+    assert wait_for(lambda: (run_dir / ('reverted-%s.json' % agent.node_id(netns))).exists())
+    rec = json.loads((run_dir / ('reverted-%s.json' % agent.node_id(netns))).read_text())
+    assert rec['errors'] == []
+    assert snapshot() == before
+    assert hosts.read_text() == '127.0.0.1 localhost\n'
+    with pytest.raises(agent.AgentError) as exc:
+        agent.confirm(netns)
+    assert 'too late' in str(exc.value)
+    agent.check_no_pending(netns)   # nothing pending any more
+
+
+def test_confirmed_change_stays(run, netns, snapshot, run_dir):
+    spec = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}],
+            'addresses': [{'address': '192.0.2.10/24', 'link': 'eth0'}]}
+    armed = armed_change(run, netns, 2, spec)
+    after = snapshot()
+    assert agent.confirm(netns)['confirmed'] is True
+    assert wait_for(lambda: not agent._alive(armed['watchdog_pid']))
+    assert snapshot() == after
+    assert (run_dir / ('confirmed-%s.json' % agent.node_id(netns))).exists()
+    assert not list(run_dir.glob('reverted-*'))
+    assert agent.confirm(netns)['confirmed'] is False
+
+
+def test_pending_file_is_private(run, netns, run_dir):
+    armed = armed_change(run, netns, 60, {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0'}]})
+    assert os.stat(armed['pending_file']).st_mode & 0o777 == 0o600
+    agent.confirm(netns)
+
+
+# ---------------------------------------------------------------- persistence
+def test_persisted_state_is_applied_again_by_the_boot_units_command(run, netns, tmp_path):
+    paths = dict(state_file=str(tmp_path / 'etc' / 'state.json'), unit_file=str(tmp_path / 'system' / 'nodenet.service'),
+                 engine_dir=str(tmp_path / 'lib' / 'seed-nodenet'))
+    spec = copy(NODE)
+    run(spec)
+    want = gather(netns, ['links', 'addresses', 'routes', 'rules'])
+    changes = agent.persist_plan(True, spec, netns, ['addresses'], paths['state_file'], paths['unit_file'], paths['engine_dir'])
+    assert len(changes) == 4    # state, entry script, unit, wants link
+    agent.persist_apply(True, changes, paths['unit_file'], paths['engine_dir'])
+    assert agent.persist_plan(True, spec, netns, ['addresses'], paths['state_file'], paths['unit_file'], paths['engine_dir']) == []
+    assert os.stat(paths['state_file']).st_mode & 0o777 == 0o600
+    assert os.path.realpath(str(tmp_path / 'system' / 'multi-user.target.wants' / 'nodenet.service')) == paths['unit_file']
+    # "reboot": flush the namespace
+    sh('ip', '-n', netns, 'link', 'del', 'eth0')   # its peer, macvlan and VXLAN go with it
+    assert gather(netns, ['links'])['links'] != want['links']
+    unit = open(paths['unit_file']).read()
+    cmd = [l.split('=', 1)[1] for l in unit.splitlines() if l.startswith('ExecStart=')][0]
+    env = dict((k, val) for k, val in os.environ.items() if k != 'PYTHONPATH')   # only the installed copy
+    p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)['changed'] is True
+    got = gather(netns, ['links', 'addresses', 'routes', 'rules'])
+
+    def stable(s):
+        for link in s['links']:
+            for k in ('index', 'hardware_addr', 'operational_state', 'flags', 'peer'):
+                link.pop(k, None)
+        for a in s['addresses']:
+            a.pop('link_index', None)
+            a['flags'] = [f for f in a['flags'] if f != 'tentative']
+        s['addresses'] = [a for a in s['addresses'] if not a['address'].startswith('fe80')]
+        s['links'] = sorted(s['links'], key=lambda x: x['name'])
+        s['addresses'] = sorted(s['addresses'], key=lambda x: x['address'])
+        return s
+    assert stable(got) == stable(want)
+    # and again: nothing to do
+    p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
+    assert p.returncode == 0 and json.loads(p.stdout)['changed'] is False
+    # persist: false removes unit, link, state and engine copy
+    changes = agent.persist_plan(False, {}, netns, [], paths['state_file'], paths['unit_file'], paths['engine_dir'])
+    agent.persist_apply(False, changes, paths['unit_file'], paths['engine_dir'])
+    left = [os.path.join(d, f) for d, dummy, fs in os.walk(str(tmp_path)) for f in fs]
+    assert left == [], left
