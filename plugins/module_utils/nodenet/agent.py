@@ -291,11 +291,32 @@ def _spawn_detached(argv, env, log):
         os.close(logfd)
 
 
-def confirm(netns=None, run_dir=None):
+def applying(netns=None, run_dir=None):
+    """Mark "a change with a rollback timeout is being applied" until the returned function is called.
+
+    A confirmation that arrives in between (the controller reached the new address before the
+    watchdog was armed) waits for it instead of finding nothing to confirm."""
+    path = os.path.join(run_dir or RUN_DIR, 'applying-%s' % node_id(netns))
+    _write_json(path, {'pid': os.getpid()})
+
+    def done():
+        if os.path.exists(path):
+            os.unlink(path)
+    return done
+
+
+def confirm(netns=None, run_dir=None, wait=60):
     """Confirm the pending change: the watchdog then exits without reverting.
 
     Returns {'confirmed': bool, ...}; raises AgentError if the change was already reverted."""
     node = node_id(netns)
+    marker = os.path.join(run_dir or RUN_DIR, 'applying-%s' % node)
+    t0 = time.time()
+    while time.time() - t0 < wait:
+        cur = _read_json(marker)
+        if cur is None or not _alive(cur.get('pid')):
+            break
+        time.sleep(POLL)
     src = _path('pending', node, run_dir)
     dst = _path('confirmed', node, run_dir)
     data = _read_json(src)

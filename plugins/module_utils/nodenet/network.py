@@ -475,9 +475,13 @@ def run_module(module):
                 armed.update(agent.arm(journal, snaps, timeout, netns))
 
         fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
-        result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
-                          fail_after=int(fail_after) if fail_after else None, run=module.run_command,
-                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff)
+        done = agent.applying(netns) if timeout and not module.check_mode else (lambda: None)
+        try:
+            result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
+                              fail_after=int(fail_after) if fail_after else None, run=module.run_command,
+                              on_applied=on_applied, extra_operations=pops, extra_diff=pdiff)
+        finally:
+            done()
     except ApplyError as e:
         module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:
