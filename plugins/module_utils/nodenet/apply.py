@@ -29,7 +29,9 @@ def apply_plan(nl, ops, fail_after=None):
         for op in ops:
             if fail_after is not None and len(journal) >= fail_after:
                 raise NodenetError("injected failure before '%s' (test hook)" % summary(op))
+            before = _dependents(nl, op)
             KINDS[op['kind']].apply(nl, op)
+            journal.extend(_lost(nl, op, before, ops))
             journal.append(op)
         verify(nl, ops)
     except Exception as e:  # noqa: BLE001
@@ -44,6 +46,47 @@ def apply_plan(nl, ops, fail_after=None):
             msg = "%s; nothing had been changed" % failed
         raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
     return journal
+
+
+def _affected_link(op):
+    """The link whose addresses/routes the kernel may remove as a side effect of `op`, or None."""
+    if op['kind'] == 'address' and op['action'] in ('delete', 'modify'):
+        return op['before']['link']
+    if op['kind'] == 'link' and (op['action'] == 'delete' or (op['action'] == 'modify' and op['after'].get('up') is False)):
+        return op['key']
+    return None
+
+
+def _dependents(nl, op):
+    """Before an op that can make the kernel drop other objects (deleting an address flushes the routes
+    through its subnet; deleting a link takes its addresses and routes): what is on that link now."""
+    link = _affected_link(op)
+    if link is None:
+        return None
+    state = State(nl, READERS)
+    return dict((kind, dict((k, r) for k, r in state.get(kind).items() if r.get('link') == link))
+                for kind in ('route', 'address'))
+
+
+def _lost(nl, op, before, ops):
+    """Journal entries for what the kernel removed by itself, so a rollback recreates it.
+
+    Placed before `op` in the journal: undone after it, routes after addresses."""
+    if not before:
+        return []
+    state = State(nl, READERS)
+    planned = set((o['kind'], o['key']) for o in ops)
+    out = []
+    for kind in ('route', 'address'):
+        now = state.get(kind)
+        for k, rec in sorted(before[kind].items()):
+            if k not in now and (kind, k) not in planned:
+                if kind == 'address' and rec.get('family') == 'inet6' and rec.get('scope') == 'link':
+                    continue   # the kernel makes these itself
+                if kind == 'route' and rec.get('protocol') == 'kernel':
+                    continue   # comes back with its address
+                out.append({'kind': kind, 'action': 'delete', 'key': k, 'before': rec, 'after': None, 'side_effect': True})
+    return out
 
 
 def rollback(nl, journal):
