@@ -359,3 +359,75 @@ def test_persisted_state_is_applied_again_by_the_boot_units_command(run, netns, 
     agent.persist_apply(False, changes, paths['unit_file'], paths['engine_dir'])
     left = [os.path.join(d, f) for d, dummy, fs in os.walk(str(tmp_path)) for f in fs]
     assert left == [], left
+
+
+# ---------------------------------------------------------------- batched creations
+def big_spec(n=24):
+    """Enough addresses and routes that they go to the kernel as netlink batches (apply.BATCH_MIN)."""
+    spec = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True, 'mtu': 9000}, {'name': 'sw0', 'up': True}],
+            'addresses': [], 'routes': []}
+    for i in range(n):
+        spec['addresses'].append({'address': '10.0.%d.1/24' % i, 'link': 'eth0'})
+        spec['addresses'].append({'address': '2001:db8:%x::1/64' % i, 'link': 'eth0'})
+    spec['addresses'][0]['label'] = 'eth0:main'
+    for i in range(n):
+        spec['routes'].append({'destination': '172.16.%d.0/24' % i, 'gateway': '10.0.%d.254' % i, 'metric': i})
+        spec['routes'].append({'destination': '2001:db8:ff%02x::/48' % i, 'gateway': '2001:db8:%x::fe' % i})
+    spec['routes'] += [
+        {'destination': '198.51.100.0/24', 'gateway': '10.0.1.254', 'table': 1000, 'mtu': 1400},
+        {'destination': '203.0.113.0/24', 'link': 'eth0', 'source': '10.0.2.1', 'table': 100},
+        {'destination': '192.0.2.0/24', 'type': 'blackhole'},
+        {'destination': 'default', 'gateway': '10.0.0.254'},
+    ]
+    return spec
+
+
+def test_batched_creations_match_what_was_declared(run, ip, netns, monkeypatch):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import apply as applymod
+    sent = []
+    real = applymod.batch
+    monkeypatch.setattr(applymod, 'batch', lambda nl, msgs: sent.append(len(msgs)) or real(nl, msgs))
+    spec = big_spec()
+    r = run(spec)
+    assert len(r['operations']) == 2 + 48 + 52
+    assert sent == [48, 52], 'addresses and routes were not sent as batches'
+    got = global_addrs(ip)
+    assert len(got) == 48 and ('eth0', '10.0.5.1/24') in got and ('eth0', '2001:db8:17::1/64') in got
+    assert 'eth0:main' in [a.get('label') for l in ip('addr', 'show', 'dev', 'eth0') for a in l['addr_info']]
+    main4 = dict((x['dst'], x) for x in ip('route', 'show'))
+    assert main4['172.16.7.0/24']['gateway'] == '10.0.7.254' and main4['172.16.7.0/24']['metric'] == 7
+    assert main4['172.16.7.0/24']['protocol'] == 'static'
+    assert main4['default']['gateway'] == '10.0.0.254'
+    assert [x for x in ip('route', 'show', 'type', 'blackhole') if x['dst'] == '192.0.2.0/24']
+    t1000 = ip('route', 'show', 'table', '1000')
+    assert t1000[0]['dst'] == '198.51.100.0/24' and t1000[0]['metrics'] == [{'mtu': 1400}]
+    t100 = ip('route', 'show', 'table', '100')
+    assert t100[0]['dst'] == '203.0.113.0/24' and t100[0]['prefsrc'] == '10.0.2.1' and t100[0]['scope'] == 'link'
+    main6 = dict((x['dst'], x) for x in ip('-6', 'route', 'show'))
+    assert main6['2001:db8:ff05::/48']['gateway'] == '2001:db8:5::fe'
+    assert run(spec)['changed'] is False
+
+
+def test_kernel_refusal_inside_a_batch_rolls_back_everything(run, netns, snapshot):
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}, {'name': 'sw0', 'up': True}],
+         'addresses': [{'address': '10.0.0.1/24', 'link': 'eth0'}]})
+    before = settled(snapshot, 2)
+    spec = big_spec()
+    spec['links'][0] = {'name': 'eth0', 'up': True, 'mtu': 9000}
+    # in the middle of the route batch: a source address the node does not have
+    spec['routes'].insert(20, {'destination': '10.99.0.0/16', 'gateway': '10.0.3.254', 'source': '192.0.2.99'})
+    with pytest.raises(ApplyError) as exc:
+        run(spec)
+    assert 'create route 10.99.0.0/16' in str(exc.value) and 'EINVAL' in str(exc.value) and exc.value.rolled_back
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize('step', [1, 5, 30, 60, 80])
+def test_failure_inside_a_batch_leaves_the_node_as_before(run, snapshot, step):
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}, {'name': 'sw0', 'up': True}]})
+    before = settled(snapshot, 2)
+    spec = big_spec()
+    spec['links'][0] = {'name': 'eth0', 'up': True, 'mtu': 9000}
+    with pytest.raises(ApplyError):
+        run(spec, fail_after=step)
+    assert snapshot() == before

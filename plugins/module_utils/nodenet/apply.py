@@ -7,9 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import time
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import batch
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import summary
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
@@ -26,13 +28,20 @@ def apply_plan(nl, ops, fail_after=None):
     """
     journal = []
     try:
-        for op in ops:
+        i = 0
+        while i < len(ops):
+            op = ops[i]
             if fail_after is not None and len(journal) >= fail_after:
                 raise NodenetError("injected failure before '%s' (test hook)" % summary(op))
+            n = _apply_batch(nl, ops, i, journal, fail_after)
+            if n:
+                i += n
+                continue
             before = _dependents(nl, op)
             KINDS[op['kind']].apply(nl, op)
             journal.extend(_lost(nl, op, before, ops))
             journal.append(op)
+            i += 1
         verify(nl, ops)
     except Exception as e:  # noqa: BLE001
         failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
@@ -46,6 +55,42 @@ def apply_plan(nl, ops, fail_after=None):
             msg = "%s; nothing had been changed" % failed
         raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
     return journal
+
+
+BATCH_MIN = 8
+
+
+def _apply_batch(nl, ops, i, journal, fail_after):
+    """Apply the run of same-kind creations starting at ops[i] as one netlink batch, when the kind
+    can encode them (kind.message) and the run is long enough to be worth it. Every request the
+    kernel accepted is journaled, so a refusal part way rolls back the whole plan as usual.
+    Returns how many operations were applied (0: not batched)."""
+    kind = KINDS[ops[i]['kind']]
+    if not hasattr(kind, 'message'):
+        return 0
+    j = i
+    while j < len(ops) and ops[j]['kind'] == ops[i]['kind'] and ops[j]['action'] == ops[i]['action'] \
+            and (fail_after is None or len(journal) + (j - i) < fail_after):
+        j += 1
+    if j - i < BATCH_MIN:
+        return 0
+    group = ops[i:j]
+    try:
+        msgs = [kind.message(nl, op) for op in group]
+    except Exception as e:  # noqa: BLE001
+        raise explain(e, summary(group[0]))
+    if any(m is None for m in msgs):
+        return 0
+    failed = None
+    for op, code in zip(group, batch(nl, msgs)):
+        if code == 0:
+            journal.append(op)
+        elif failed is None:
+            failed = (op, code)
+    if failed:
+        op, code = failed
+        raise explain(OSError(code, os.strerror(code) if code else 'no answer from the kernel'), summary(op))
+    return len(group)
 
 
 def _affected_link(op):

@@ -214,6 +214,11 @@ def check_gateways(records, state, ops, addresses):
     for k, obs in state.get('route').items():
         if k not in gone and obs.get('link') and not obs.get('gateway') and obs['type'] == 'unicast':
             onlink.append((ipaddress.ip_network(obs['destination']), obs['link']))
+    # {(version, prefixlen): {network: set(links)}}: a gateway's subnets are found by masking it
+    # once per prefix length in use, not by testing every network (thousands of routes stay fast)
+    index = {}
+    for net, link in onlink:
+        index.setdefault((net.version, net.prefixlen), {}).setdefault(net, set()).add(link)
     for rec in records.get('route', []):
         if rec['state'] != 'present' or not rec.get('gateway'):
             continue
@@ -222,7 +227,11 @@ def check_gateways(records, state, ops, addresses):
             if not rec.get('link'):
                 raise ValidationError("gateway %s is an IPv6 link-local address: set link too" % gw, v.sub(rec.get('_where', ''), 'link'))
             continue
-        ok = [link for net, link in onlink if net.version == gw.version and gw in net and (not rec.get('link') or link == rec['link'])]
+        ok = []
+        for (ver, plen), nets in index.items():
+            if ver == gw.version:
+                links = nets.get(ipaddress.ip_network('%s/%d' % (gw, plen), strict=False), ())
+                ok.extend(link for link in links if not rec.get('link') or link == rec['link'])
         if not ok:
             raise ValidationError("gateway %s is not on the subnet of any address or connected route%s (declared or present); "
                                   "the kernel would refuse the route" % (gw, " of link '%s'" % rec['link'] if rec.get('link') else ''),

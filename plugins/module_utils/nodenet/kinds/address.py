@@ -11,7 +11,15 @@ import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index, write_sysctl
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index, write_sysctl)
+
+try:
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
+    ifaddrmsg = None
+
+RTM_NEWADDR = 20
 
 KIND = 'address'
 RANK = 1
@@ -137,6 +145,25 @@ def apply(nl, op):
             nl.addr('add', **_args(nl, op['after']))
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
+
+
+def message(nl, op):
+    """The create request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] != 'create' or ifaddrmsg is None:
+        return None
+    rec = op['after']
+    addr, plen = rec['address'].rsplit('/', 1)
+    m = ifaddrmsg()
+    m['family'] = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
+    m['prefixlen'] = int(plen)
+    m['index'] = link_index(nl, rec['link'])
+    attrs = [('IFA_LOCAL', addr), ('IFA_ADDRESS', addr)]
+    if rec.get('label'):
+        attrs.append(('IFA_LABEL', rec['label']))
+    m['attrs'] = attrs
+    m['header']['type'] = RTM_NEWADDR
+    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    return m
 
 
 def _delete(nl, rec):

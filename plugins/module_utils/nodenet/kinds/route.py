@@ -11,7 +11,16 @@ import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
+
+try:
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
+    rtmsg = None
+
+RTM_NEWROUTE = 24
+RT_TABLE_COMPAT = 252
 
 KIND = 'route'
 RANK = 2
@@ -211,6 +220,33 @@ def apply(nl, op):
             nl.route('replace', **_args(nl, op['after']))
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
+
+
+def message(nl, op):
+    """The create request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] != 'create' or rtmsg is None:
+        return None
+    kw = _args(nl, op['after'])
+    m = rtmsg()
+    m['family'] = kw['family']
+    dst, plen = kw['dst'].split('/')
+    m['dst_len'] = int(plen)
+    m['table'] = kw['table'] if kw['table'] < 256 else RT_TABLE_COMPAT
+    m['proto'] = kw['proto']
+    m['scope'] = kw.get('scope', 0)
+    m['type'] = TYPES[kw['type']]
+    attrs = [('RTA_TABLE', kw['table']), ('RTA_PRIORITY', kw['priority'])]
+    if int(plen):
+        attrs.append(('RTA_DST', dst))
+    for key, nla in (('gateway', 'RTA_GATEWAY'), ('prefsrc', 'RTA_PREFSRC'), ('oif', 'RTA_OIF')):
+        if kw.get(key) is not None:
+            attrs.append((nla, kw[key]))
+    if kw.get('metrics'):
+        attrs.append(('RTA_METRICS', {'attrs': [('RTAX_MTU', kw['metrics']['mtu'])]}))
+    m['attrs'] = attrs
+    m['header']['type'] = RTM_NEWROUTE
+    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    return m
 
 
 def inverse(op):

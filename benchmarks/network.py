@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Benchmark: a node state applied three ways, in fresh network namespaces, medians and ratios.
+
+  sudo .venv/bin/python benchmarks/network.py [--reps N] [--per-object-reps N] [--sizes small,large]
+
+Sizes: small = 10 links (veth pairs) + 100 addresses + 100 routes; large = 100 + 1000 + 1000.
+For each size, measured in the same run:
+  one-task      ansible-playbook with ONE seed.nodenet.network task, from an empty namespace
+  rerun         the same playbook again (idempotent: changed=0); plus the module's own work
+                (the engine's converge() in-process: read what is managed, plan, no change)
+  per-object    one task per object with the single-kind modules (link, address, route);
+                small size only (it grows linearly)
+  floor         `ip -batch` of the same objects + a playbook with one task that does nothing
+                (ansible.builtin.ping: a module round trip, no work)
+Not a pass/fail test: it prints numbers. It works only inside namespaces it creates
+(prefix nnnet-bench-) and removes them. Needs root and the project's .venv (scripts/setup).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VENV = os.path.join(ROOT, '.venv', 'bin')
+COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
+sys.path.insert(0, HERE)
+sys.path.insert(0, COLLECTIONS)
+
+from nodestate import ip_batch, node_state  # noqa: E402
+
+SIZES = {'small': (10, 100, 100), 'large': (100, 1000, 1000)}
+
+ONE_TASK = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - seed.nodenet.network:
+        netns: "{{ ns }}"
+        links: "{{ spec.links }}"
+        addresses: "{{ spec.addresses }}"
+        routes: "{{ spec.routes }}"
+'''
+PER_OBJECT = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - seed.nodenet.link: "{{ item | combine({'netns': ns}) }}"
+      loop: "{{ spec.links }}"
+    - seed.nodenet.address: "{{ item | combine({'netns': ns}) }}"
+      loop: "{{ spec.addresses }}"
+    - seed.nodenet.route: "{{ item | combine({'netns': ns}) }}"
+      loop: "{{ spec.routes }}"
+'''
+NOOP = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.ping:
+'''
+
+
+def sh(*args):
+    return subprocess.run(args, check=True, capture_output=True, text=True)
+
+
+class Namespace:
+    def __enter__(self):
+        self.name = 'nnnet-bench-%s' % uuid.uuid4().hex[:6]
+        sh('ip', 'netns', 'add', self.name)
+        return self.name
+
+    def __exit__(self, *exc):
+        subprocess.run(['ip', 'netns', 'del', self.name], check=False)
+
+
+def playbook(workdir, text, ns, spec_file):
+    path = os.path.join(workdir, 'play.yml')
+    with open(path, 'w') as f:
+        f.write(text)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'),
+               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_NOCOLOR='1',
+               ANSIBLE_FORKS='1', PATH=VENV + os.pathsep + os.environ['PATH'])
+    t0 = time.perf_counter()
+    p = subprocess.run([os.path.join(VENV, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path,
+                        '-e', 'ns=%s' % ns, '-e', '@%s' % spec_file], capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit('playbook failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-2000:]))
+    changed = int(p.stdout.rsplit('changed=', 1)[1].split()[0])
+    return elapsed, changed
+
+
+def engine_rerun(spec, ns):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge
+    t0 = time.perf_counter()
+    r = converge(json.loads(json.dumps(spec)), netns=ns)
+    elapsed = time.perf_counter() - t0
+    assert not r['changed'], r['operations'][:5]
+    return elapsed
+
+
+def count(ns):
+    links = json.loads(sh('ip', '-j', '-n', ns, 'link').stdout)
+    addrs = json.loads(sh('ip', '-j', '-n', ns, 'addr').stdout)
+    routes = json.loads(sh('ip', '-j', '-n', ns, 'route').stdout)
+    return (len(links), sum(1 for l in addrs for a in l.get('addr_info', []) if a.get('scope') == 'global'),
+            sum(1 for r in routes if r.get('gateway')))
+
+
+def measure(size, reps, per_object_reps, workdir):
+    spec = node_state(*SIZES[size])
+    spec_file = os.path.join(workdir, 'spec-%s.json' % size)
+    with open(spec_file, 'w') as f:
+        json.dump({'spec': spec}, f)
+    batch = os.path.join(workdir, 'batch-%s' % size)
+    with open(batch, 'w') as f:
+        f.write(ip_batch(spec))
+    res = {'one-task': [], 'rerun': [], 'rerun-module-work': [], 'ip-batch': [], 'noop-playbook': [], 'per-object': []}
+    expect = None
+    for dummy in range(reps):
+        with Namespace() as ns:
+            t, changed = playbook(workdir, ONE_TASK, ns, spec_file)
+            assert changed == 1
+            res['one-task'].append(t)
+            got = count(ns)
+            t, changed = playbook(workdir, ONE_TASK, ns, spec_file)
+            assert changed == 0, 'the re-run changed something'
+            res['rerun'].append(t)
+            res['rerun-module-work'].append(engine_rerun(spec, ns))
+        with Namespace() as ns:
+            t0 = time.perf_counter()
+            sh('ip', '-n', ns, '-batch', batch)
+            res['ip-batch'].append(time.perf_counter() - t0)
+            expect = count(ns)
+            assert got == expect, 'the module and ip -batch made different things: %s vs %s' % (got, expect)
+        with Namespace() as ns:
+            res['noop-playbook'].append(playbook(workdir, NOOP, ns, spec_file)[0])
+    if size == 'small':
+        for dummy in range(per_object_reps):
+            with Namespace() as ns:
+                res['per-object'].append(playbook(workdir, PER_OBJECT, ns, spec_file)[0])
+                assert count(ns) == expect
+    return res, expect
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--per-object-reps', type=int, default=3)
+    ap.add_argument('--sizes', default='small,large')
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit('needs root (network namespaces)')
+    workdir = tempfile.mkdtemp(prefix='nnnet-bench-')
+    med = statistics.median
+    print('nproc=%d loadavg=%s reps=%d' % (os.cpu_count(), open('/proc/loadavg').read().split()[:3], args.reps))
+    for size in args.sizes.split(','):
+        res, objs = measure(size, args.reps, args.per_object_reps, workdir)
+        m = dict((k, med(v)) for k, v in res.items() if v)
+        floor = m['ip-batch'] + m['noop-playbook']
+        print('\n%s: %d links (veth pairs) + %d addresses + %d routes  (kernel shows %d links, %d addresses, %d routes)'
+              % ((size,) + SIZES[size] + objs))
+        for k in ('one-task', 'rerun', 'rerun-module-work', 'per-object', 'ip-batch', 'noop-playbook'):
+            if k in m:
+                print('  %-18s median %7.3f s   (%s)' % (k, m[k], ', '.join('%.3f' % x for x in res[k])))
+        print('  floor (ip-batch + noop-playbook)   %7.3f s' % floor)
+        print('  one-task / floor                   %7.2fx   (target <= 2x)' % (m['one-task'] / floor))
+        print('  one-task - noop-playbook           %7.3f s   (the module\'s cost over an empty task)'
+              % (m['one-task'] - m['noop-playbook']))
+        print('  rerun module work                  %7.3f s   (target < 1 s)' % m['rerun-module-work'])
+        if 'per-object' in m:
+            print('  per-object / one-task              %7.1fx' % (m['per-object'] / m['one-task']))
+            total = sum(SIZES[size])
+            per_obj = m['per-object'] / total
+            print('  per-object extrapolated to large   %7.1f s   (%.3f s per object x %d objects)'
+                  % (per_obj * sum(SIZES['large']), per_obj, sum(SIZES['large'])))
+            RESULTS[size] = m
+        if size == 'large' and 'small' in RESULTS:
+            est = RESULTS['small']['per-object'] / sum(SIZES['small']) * sum(SIZES['large'])
+            print('  per-object (extrapolated) / one-task %5.0fx   (target >= 100x)' % (est / m['one-task']))
+    subprocess.run(['rm', '-rf', workdir], check=False)
+
+
+RESULTS = {}
+
+if __name__ == '__main__':
+    main()
