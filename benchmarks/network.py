@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: a node state applied three ways, in fresh network namespaces, medians and ratios.
 
   sudo .venv/bin/python benchmarks/network.py [--reps N] [--per-object-reps N] [--sizes small,large]

@@ -34,3 +34,39 @@ def test_failure_part_way_leaves_network_info_unchanged(netns):  # noqa: F811
         time.sleep(0.2)
     r = playbook('network_rollback.yml', netns)
     assert r['rc'] == 0 and r['failed'] == 0, r['out'][-4000:]
+
+
+def test_persist_boot_command_restores_the_node_and_persist_false_removes_it(netns, tmp_path):  # noqa: F811
+    import json
+    import os
+    import shlex
+    root = tmp_path / 'root'
+    r = playbook('network_persist.yml', netns, '-e', 'persist=true', '-e', 'root=%s' % root)
+    assert r['rc'] == 0 and r['changed'] == 1, r['out'][-3000:]
+    r = playbook('network_persist.yml', netns, '-e', 'persist=true', '-e', 'root=%s' % root)
+    assert r['rc'] == 0 and r['changed'] == 0, r['out'][-3000:]
+    unit = (root / 'etc/systemd/system/nodenet.service').read_text()
+    assert (root / 'etc/systemd/system/multi-user.target.wants/nodenet.service').resolve() == \
+        root / 'etc/systemd/system/nodenet.service'
+    assert os.stat(root / 'etc/nodenet/state.json').st_mode & 0o777 == 0o600
+
+    def info():
+        out = subprocess.run(['ip', '-j', '-n', netns, 'addr'], capture_output=True, text=True, check=True).stdout
+        addrs = sorted((l['ifname'], a['local'], l['mtu']) for l in json.loads(out) for a in l['addr_info'] if a['scope'] == 'global')
+        routes = subprocess.run(['ip', '-n', netns, 'route', 'show', 'table', 'all'], capture_output=True, text=True, check=True).stdout
+        rules = subprocess.run(['ip', '-n', netns, 'rule'], capture_output=True, text=True, check=True).stdout
+        return addrs, sorted(l for l in routes.splitlines() if 'proto static' in l), rules
+    want = info()
+    assert len(want[0]) == 2 and len(want[1]) == 2
+    # "reboot": the namespace loses its network; the unit's command brings it back
+    subprocess.run(['ip', '-n', netns, 'link', 'del', 'eth0'], check=True)
+    subprocess.run(['ip', '-n', netns, 'rule', 'del', 'priority', '1000'], check=True)
+    assert info() != want
+    cmd = [l.split('=', 1)[1] for l in unit.splitlines() if l.startswith('ExecStart=')][0]
+    env = dict((k, v) for k, v in os.environ.items() if k not in ('PYTHONPATH', 'ANSIBLE_COLLECTIONS_PATH'))
+    p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
+    assert p.returncode == 0, p.stderr
+    assert info() == want
+    r = playbook('network_persist.yml', netns, '-e', 'persist=false', '-e', 'root=%s' % root)
+    assert r['rc'] == 0 and r['changed'] == 1, r['out'][-3000:]
+    assert [str(p) for p in root.rglob('*') if not p.is_dir()] == []

@@ -1,0 +1,64 @@
+"""VM tier for seed.nodenet.network, in-process (an Ansible run costs ~30 s under emulation):
+a node built from dummy links (which this host's kernel lacks) in one plan, idempotent, purge,
+and a kernel refusal part way rolled back. The bond/VLAN worked example of issue 3 needs the
+bond and vlan engine kinds, which are not in this branch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError  # noqa: E402
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather  # noqa: E402
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge  # noqa: E402
+
+NODE = {
+    "links": [{"name": "uplink0", "kind": "dummy", "mtu": 9000, "up": True},
+              {"name": "svc0", "kind": "dummy", "up": True},
+              {"name": "mv0", "kind": "macvlan", "parent": "uplink0", "mtu": 1500, "up": True}],
+    "addresses": [{"address": "192.0.2.10/24", "link": "uplink0"}, {"address": "2001:db8::10/64", "link": "uplink0"},
+                  {"address": "198.51.100.1/32", "link": "svc0"}]
+                 + [{"address": "10.0.%d.1/24" % i, "link": "mv0"} for i in range(10)],
+    "routes": [{"destination": "default", "gateway": "192.0.2.1"}]
+              + [{"destination": "172.16.%d.0/24" % i, "gateway": "10.0.%d.254" % i} for i in range(10)],
+}
+
+
+def _copy(spec):
+    import json
+    return json.loads(json.dumps(spec))
+
+
+def _addrs(ip_json, netns):
+    return sorted((l["ifname"], "%s/%d" % (a["local"], a["prefixlen"])) for l in ip_json(netns, "addr", "show")
+                  for a in l.get("addr_info", []) if a.get("scope") == "global")
+
+
+def test_whole_node_of_dummy_links_in_one_plan(netns, ip, ip_json):
+    r = converge(_copy(NODE), netns=netns)
+    assert r["changed"] and r["operations"][0] == "create link uplink0"
+    links = {l["ifname"]: l for l in ip_json(netns, "-d", "link", "show")}
+    assert links["uplink0"]["linkinfo"]["info_kind"] == "dummy" and links["uplink0"]["mtu"] == 9000
+    assert links["mv0"]["link"] == "uplink0"
+    assert ("svc0", "198.51.100.1/32") in _addrs(ip_json, netns) and len(_addrs(ip_json, netns)) == 13
+    assert len([x for x in ip_json(netns, "route", "show") if x.get("gateway")]) == 11
+    assert converge(_copy(NODE), netns=netns)["changed"] is False
+    # something else added an address; purge removes it
+    ip(netns, "addr", "add", "192.0.2.99/24", "dev", "uplink0")
+    r = converge(_copy(NODE), netns=netns, purge=["addresses"])
+    assert r["operations"] == ["delete address uplink0 192.0.2.99/24 (purge)"]
+    # a refusal part way (a route source the node does not have) leaves everything as it was
+    before = gather(netns, ["links", "addresses", "routes"])
+    bad = _copy(NODE)
+    bad["links"].append({"name": "new0", "kind": "dummy", "up": True})
+    bad["addresses"].append({"address": "203.0.113.1/24", "link": "new0"})
+    bad["routes"].append({"destination": "10.99.0.0/16", "gateway": "192.0.2.1", "source": "203.0.113.99"})
+    with pytest.raises(ApplyError) as exc:
+        converge(bad, netns=netns)
+    assert exc.value.rolled_back
+    after = gather(netns, ["links", "addresses", "routes"])
+    assert after == before
