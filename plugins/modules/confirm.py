@@ -12,11 +12,12 @@ module: confirm
 short_description: Keep a network change applied with rollback_timeout (confirm-or-revert)
 version_added: 0.2.0
 description:
-  - Confirms the change that M(seed.nodenet.network) applied with I(rollback_timeout) on this node (or in I(netns)):
+  - Confirms the change that M(seed.nodenet.network) applied with I(rollback_timeout) on this node (or in I(netns));
     its watchdog exits without reverting it. Like C(talosctl apply-config --mode=try) followed by a confirmation.
   - Running this task at all proves the controller still reaches the node after the change.
   - Nothing pending is not an error (C(changed=false)). A change the watchdog already reverted fails the task,
     saying when it was reverted.
+  - A confirmation that arrives while the change is still being applied waits for it.
 author:
   - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:

@@ -168,8 +168,8 @@ attributes:
 notes:
   - The whole node is validated before anything is touched. A failure part way (the kernel refusing an object, a file
     that can't be written, a watchdog that won't start) rolls back every operation and file already applied.
-  - Recommended use of I(rollback_timeout) when the change may move the address Ansible connects to - run it with
-    C(async) and C(poll: 0), point C(ansible_host) at the new address, C(wait_for_connection), then confirm. See the examples.
+  - "Recommended use of I(rollback_timeout) when the change may move the address Ansible connects to: run it with
+    C(async) and C(poll: 0), point C(ansible_host) at the new address, C(wait_for_connection), then confirm. See the examples."
 seealso:
   - module: seed.nodenet.confirm
   - module: seed.nodenet.network_info
