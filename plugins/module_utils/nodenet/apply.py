@@ -11,7 +11,7 @@ import os
 import time
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import batch
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import batch, forget_links
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import summary
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
@@ -38,7 +38,7 @@ def apply_plan(nl, ops, fail_after=None):
                 i += n
                 continue
             before = _dependents(nl, op)
-            KINDS[op['kind']].apply(nl, op)
+            apply_one(nl, op)
             journal.extend(_lost(nl, op, before, ops))
             journal.append(op)
             i += 1
@@ -58,6 +58,18 @@ def apply_plan(nl, ops, fail_after=None):
 
 
 BATCH_MIN = 8
+
+
+def apply_one(nl, op):
+    """Apply one operation. Creating or removing a link changes which index a name has:
+    the per-socket index cache (netlink.link_index) is dropped then."""
+    kind = KINDS[op['kind']]
+    linklike = op['kind'] == 'link' or getattr(kind, 'LINKLIKE', False)
+    try:
+        kind.apply(nl, op)
+    finally:
+        if linklike and op['action'] != 'modify':
+            forget_links(nl)
 
 
 def _apply_batch(nl, ops, i, journal, fail_after):
@@ -139,7 +151,7 @@ def rollback(nl, journal):
     for op in reversed(journal):
         inv = KINDS[op['kind']].inverse(op)
         try:
-            KINDS[op['kind']].apply(nl, inv)
+            apply_one(nl, inv)
         except Exception as e:  # noqa: BLE001
             errors.append('%s: %s' % (summary(inv), e))
     return errors

@@ -11,7 +11,7 @@ import ipaddress
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import forget_links, link_index
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'link'
 RANK = 0
@@ -334,8 +334,6 @@ def _set(nl, name, fields):
 def apply(nl, op):
     name = op['key']
     what = "%s link '%s'" % (op['action'], name)
-    if op['action'] != 'modify':
-        forget_links(nl)   # indexes change: veth peers, recreated links
     try:
         if op['action'] == 'create':
             rec = op['after']
@@ -349,7 +347,6 @@ def apply(nl, op):
             _set(nl, name, op['after'])
         elif op['action'] == 'delete':
             nl.link('del', index=_index(nl, name))
-            forget_links(nl)
     except Exception as e:  # noqa: BLE001
         raise explain(e, what, kind=(op['after'] or op['before'] or {}).get('kind'))
 
