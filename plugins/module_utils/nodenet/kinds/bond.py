@@ -90,7 +90,7 @@ def _nla_support():
         return
     names = [n[0] for n in bond_nla.nla_map]
     extra = (('IFLA_BOND_PEER_NOTIF_DELAY', 'uint32'), ('IFLA_BOND_AD_LACP_ACTIVE', 'uint8'),
-             ('IFLA_BOND_MISSED_MAX', 'uint8'), ('IFLA_BOND_NS_IP6_TARGET', '*ip6addr'))
+             ('IFLA_BOND_MISSED_MAX', 'uint8'), ('IFLA_BOND_NS_IP6_TARGET', '*ipaddr'))
     if len(names) == 28 and names[-1] == 'IFLA_BOND_TLB_DYNAMIC_LB':
         bond_nla.nla_map = tuple(bond_nla.nla_map) + extra
 
@@ -273,7 +273,7 @@ def _encode(opts, nl, mode):
     """Our option values -> pyroute2 keyword arguments for the options that fit `mode`."""
     kw = {}
     for opt, val in opts.items():
-        if opt not in ATTR or opt == 'primary' or val is None or not fits(opt, mode):
+        if opt not in ATTR or opt in ('mode', 'primary') or val is None or not fits(opt, mode):
             continue
         if opt in ENUMS:
             val = ENUMS[opt].index(val)
@@ -328,6 +328,12 @@ def _modify(nl, name, before, after):
         for port in before.get('links') or ():
             netdev.release(nl, port)
         netdev.set_up(nl, name, False)
+        # Options the new mode does not take keep their value in the kernel; set them while the
+        # old mode still takes them (a rollback puts back every value it recorded).
+        now = _mode_now(nl, name)
+        early = _encode(dict((k, val) for k, val in opts.items() if not fits(k, mode) and fits(k, now)), nl, now)
+        if early:
+            nl.link('set', index=netdev.index(nl, name), kind='bond', **early)
         kw = _encode(opts, nl, mode)
         kw['bond_mode'] = MODES.index(mode)
         nl.link('set', index=netdev.index(nl, name), kind='bond', **kw)
@@ -376,7 +382,7 @@ def satisfied(op, state):
         return False, "bond '%s' is missing" % op['key']
     mode = obs.get('mode')
     for k, want in op['after'].items():
-        if k in ('name', '_mode') or not fits(k, mode):
+        if k == 'name' or k.startswith('_') or not fits(k, mode):
             continue
         have = netdev.ports_of(state, op['key']) if k == 'links' else obs.get(k)
         if k == 'links':
