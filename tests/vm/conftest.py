@@ -225,6 +225,36 @@ class AnsibleRunner:
             result.setdefault(status, True)
         return result
 
+    def playbook(self, path: str, extra_vars: dict | None = None, check: bool = False, diff: bool = False) -> dict:
+        """Run a playbook of the project on localhost; returns {failed, changed, diffs, results}
+        counted per task (a looped task counts once), from the JSON callback."""
+        self._count += 1
+        run_dir = self.workdir / f"run{self._count:03d}"
+        run_dir.mkdir()
+        result_file = run_dir / "result.json"
+        env = dict(self.env, NODENET_VM_RESULT_FILE=str(result_file))
+        cmd = [*self.playbook_cmd, "-i", "localhost,", "-c", "local",
+               "-e", json.dumps(dict(extra_vars or {}, ansible_python_interpreter=sys.executable)), str(REPO / path)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        proc = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True,
+                              timeout=ANSIBLE_TIMEOUT, check=False)
+        records = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else []
+        if not records:
+            raise AssertionError(f"ansible-playbook ran no task (rc={proc.returncode})\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        diffs = []
+        for r in records:
+            d = r["result"].get("diff")
+            diffs.extend(d if isinstance(d, list) else [d] if d else [])
+            for item in r["result"].get("results") or []:
+                d = item.get("diff")
+                diffs.extend(d if isinstance(d, list) else [d] if d else [])
+        return {"failed": sum(1 for r in records if r["status"] == "failed"),
+                "changed": sum(1 for r in records if r["result"].get("changed")),
+                "diffs": diffs, "results": records, "stdout": proc.stdout[-4000:]}
+
 
 @pytest.fixture(scope="session")
 def ansible_runner(tmp_path_factory):

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, ORDER
 
 LAST_RANK = max(m.RANK for m in KINDS.values())
@@ -30,22 +31,33 @@ def normalize(desired):
 
 
 def order_key(op):
-    """Removals first, in reverse dependency order; then creations and changes in order."""
+    """Removals first, in reverse dependency order; then creations and changes in order
+    (at equal depth a link is created before another kind's change to it)."""
     rank = KINDS[op['kind']].RANK
     if op['action'] == 'delete':
         phase = LAST_RANK - rank
     else:
         phase = LAST_RANK + 1 + rank
-    return (phase, op.get('depth', 0))
+    return (phase, op.get('depth', 0), 0 if op['action'] == 'create' else 1)
 
 
-def plan(records, state):
-    """records: {kind: [normalized records]} -> ordered list of operations."""
-    ctx = {}
+def plan(records, state, ctx=None):
+    """records: {kind: [normalized records]} -> ordered list of operations.
+
+    Every link-like kind first declares the names it creates and removes and what each
+    needs (kinds/netdev.py), so links may refer to links of any kind in the same plan.
+    ctx collects planner warnings under 'warnings'.
+    """
+    ctx = {} if ctx is None else ctx
+    netdev.context(ctx, state)
+    for kind in ORDER:
+        if kind in records and hasattr(KINDS[kind], 'declare'):
+            KINDS[kind].declare(records[kind], state, ctx)
     ops = []
     for kind in ORDER:
         if kind in records or kind == 'link':
             ops.extend(KINDS[kind].plan(records.get(kind, []), state, ctx))
+    netdev.set_depths([op for op in ops if getattr(KINDS[op['kind']], 'LINKLIKE', False)], ctx, state)
     # stable: within a phase, keep the user's order
     return sorted(ops, key=order_key)
 

@@ -7,8 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, link, route, rule
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vlan
 
-KINDS = dict((m.KIND, m) for m in (link, address, route, rule))
+KINDS = dict((m.KIND, m) for m in (link, bond, vlan, bridge, address, route, rule))
 ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)
 READERS = dict((k, m.read) for k, m in KINDS.items())
+
+# Link status records carry the details of the link kinds other files manage.
+link.DETAILS.update(bond=bond.details, vlan=vlan.details, bridge=bridge.details)
+link.SLAVE_DETAILS.update(bond=bond.port_details, bridge=bridge.port_details)
+link.PORT_VLANS = bridge.port_vlans

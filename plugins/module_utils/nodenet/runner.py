@@ -29,8 +29,11 @@ def converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after=
     nl = open_netlink(netns)
     try:
         state = State(nl, READERS)
-        ops = plan(records, state)
+        ctx = {}
+        ops = plan(records, state, ctx)
         result = {'changed': bool(ops), 'operations': [summary(op) for op in ops]}
+        if ctx.get('warnings'):
+            result['warnings'] = ctx['warnings']
         if diff_mode:
             result['diff'] = diffmod.plan_diff(ops)
         if not check_mode and ops:
@@ -62,6 +65,8 @@ def run_single(module, kind):
         module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
+    for w in result.pop('warnings', []):
+        module.warn(w)
     state = result.pop('_state')
     rec = result.pop('_records')[kind][0]
     objs = state[kind]

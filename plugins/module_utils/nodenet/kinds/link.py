@@ -11,10 +11,12 @@ import ipaddress
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'link'
 RANK = 0
+LINKLIKE = True
 CREATABLE = ('veth', 'dummy', 'macvlan', 'vxlan')
 MACVLAN_MODES = ('private', 'vepa', 'bridge', 'passthru', 'source')
 IFF_UP = 0x1
@@ -23,6 +25,13 @@ ARPHRD = {1: 'ether', 772: 'loopback', 776: 'sit', 768: 'ipip', 769: 'tunnel6', 
 IFF_NAMES = [(0x1, 'UP'), (0x2, 'BROADCAST'), (0x8, 'LOOPBACK'), (0x10, 'POINTOPOINT'),
              (0x40, 'RUNNING'), (0x80, 'NOARP'), (0x100, 'PROMISC'), (0x400, 'MASTER'),
              (0x800, 'SLAVE'), (0x1000, 'MULTICAST'), (0x10000, 'LOWER_UP'), (0x20000, 'DORMANT')]
+
+# Status details of the kinds other files manage, filled in by registry.py:
+# DETAILS[kind](linkinfo data, {index: name}, message) -> fields;
+# SLAVE_DETAILS[master kind](slave data) -> the port's fields; PORT_VLANS(nl) -> {index: vlans}.
+DETAILS = {}
+SLAVE_DETAILS = {}
+PORT_VLANS = None
 
 # Settings any link takes, changed in place.
 MUTABLE = ('up', 'mtu', 'hardware_addr', 'txqueuelen', 'alias', 'macvlan_mode')
@@ -143,6 +152,14 @@ def read(nl, state=None):
     out = {}
     for m in msgs:
         out[m.get('ifname')] = status(m, names)
+    for rec in out.values():
+        if rec['kind'] in ('bond', 'bridge'):
+            rec['ports'] = [n for n, r in sorted(out.items(), key=lambda kv: kv[1]['index']) if r['master'] == rec['name']]
+    if PORT_VLANS and any(r.get('vlan_filtering') for r in out.values()):
+        vlans = PORT_VLANS(nl)
+        for rec in out.values():
+            if rec.get('bridge_port') is not None:
+                rec['bridge_port']['vlans'] = vlans.get(rec['index'], [])
     return out
 
 
@@ -186,34 +203,65 @@ def status(m, names):
             rec['group'], rec['remote'] = None, grp
         rec['port'] = data.get('vxlan_port')
         rec['learning'] = bool(data.get('vxlan_learning'))
+    elif kind in DETAILS:
+        rec.update(DETAILS[kind](data, names, m))
+    slave_kind = info.get('slave_kind') if info else None
+    if slave_kind in SLAVE_DETAILS:
+        rec[slave_kind + '_port'] = SLAVE_DETAILS[slave_kind](info.get('slave_data'))
     return rec
 
 
 # ---------------------------------------------------------------- plan
-def plan(records, state, ctx):
-    """Operations that make the links match `records`.
-
-    ctx (shared with the other kinds of the same plan) gains:
-      link_present: names that will exist after the plan
-      link_absent:  names the plan removes
-    """
-    observed = state.links()
-    ops = []
-    present = ctx.setdefault('link_present', set(observed))
-    absent = ctx.setdefault('link_absent', set())
-    creators = {}   # name -> desired record that creates it (veth peers included)
+def _creators(records, observed):
+    """name -> the desired record that creates it (veth peers included)."""
+    creators = {}
     for rec in records:
         if rec['state'] == 'present' and rec['name'] not in observed and rec.get('kind'):
             creators[rec['name']] = rec
             if rec.get('kind') == 'veth':
                 creators.setdefault(rec['peer'], rec)
-    seen = {}
+    return creators
+
+
+def declare(records, state, ctx):
+    """What these links create, remove and need, before any kind plans (netdev.context)."""
+    netdev.context(ctx, state)
+    observed = state.links()
+    creators = _creators(records, observed)
     for i, rec in enumerate(records):
-        where = rec.get('_where', 'links[%d]' % i if len(records) > 1 else '')
         name = rec['name']
-        if name in seen:
-            raise ValidationError("link '%s' is declared twice (also at %s)" % (name, seen[name] or 'the first entry'), v.sub(where, 'name'))
-        seen[name] = where
+        where = netdev.where_of(rec, i, records, 'link')
+        netdev.claim(ctx, name, where)
+        obs = observed.get(name)
+        if rec['state'] == 'absent':
+            if obs is not None:
+                ctx['link_absent'].add(name)
+                ctx['link_present'].discard(name)
+                if obs.get('peer'):   # removing one end of a veth removes both
+                    ctx['link_absent'].add(obs['peer'])
+                    ctx['link_present'].discard(obs['peer'])
+            continue
+        if obs is None and name in creators:
+            ctx['link_present'].add(name)
+            if rec.get('kind') == 'veth':
+                ctx['link_present'].add(rec['peer'])
+                ctx['link_deps'].setdefault(rec['peer'], set()).add(name)
+        if rec.get('parent'):
+            ctx['link_deps'].setdefault(name, set()).add(rec['parent'])
+        if 'mtu' in rec:
+            ctx['link_mtu'][name] = rec['mtu']
+
+
+def plan(records, state, ctx):
+    """Operations that make the links match `records` (names checked through ctx)."""
+    netdev.context(ctx, state)
+    observed = state.links()
+    ops = []
+    creators = _creators(records, observed)
+    deleted = set()
+    for i, rec in enumerate(records):
+        where = netdev.where_of(rec, i, records, 'link')
+        name = rec['name']
         obs = observed.get(name)
         if rec['state'] == 'absent':
             if obs is None:
@@ -222,14 +270,13 @@ def plan(records, state, ctx):
                 raise ValidationError("link '%s' exists but is of kind '%s', not '%s'; nothing removed"
                                       % (name, obs.get('kind'), rec['kind']), v.sub(where, 'kind'))
             if obs.get('kind') not in CREATABLE:
-                raise ValidationError("link '%s' (kind %s) was not created by this module's kinds (%s) and is not removed"
-                                      % (name, obs.get('kind') or 'physical', ', '.join(CREATABLE)), v.sub(where, 'state'))
-            if obs.get('kind') == 'veth' and obs.get('peer') in absent:
-                absent.add(name)   # removing one end of a veth removes both
+                raise ValidationError("link '%s' (kind %s) is not one this module creates (%s) and is not removed%s"
+                                      % (name, obs.get('kind') or 'physical', ', '.join(CREATABLE),
+                                         '; use the %s module' % obs['kind'] if obs.get('kind') in ('bond', 'vlan', 'bridge') else ''),
+                                      v.sub(where, 'state'))
+            if obs.get('kind') == 'veth' and obs.get('peer') in deleted:
                 continue
-            absent.add(name)
-            if obs.get('peer'):
-                absent.add(obs['peer'])
+            deleted.add(name)
             ops.append(_op('delete', name, before=obs))
             continue
         if obs is None:
@@ -237,12 +284,11 @@ def plan(records, state, ctx):
             if creator is None:
                 raise MissingReference("link '%s' does not exist; set kind (%s) to create it" % (name, ', '.join(CREATABLE)), v.sub(where, 'kind'))
             if creator is rec:
-                ops.append(_op('create', name, after=_clean(rec)))
+                ops.append(_op('create', name, after=netdev.clean(rec)))
             else:   # the peer end of a veth created in this plan: set it after creation
                 changes = dict((k, rec[k]) for k in MUTABLE if k in rec)
                 if changes:
                     ops.append(_op('modify', name, before={}, after=changes))
-            present.add(name)
             continue
         if rec.get('kind') and obs.get('kind') != rec['kind']:
             raise ValidationError("link '%s' exists with kind '%s'; it can't become '%s' in place (remove it first)"
@@ -251,84 +297,29 @@ def plan(records, state, ctx):
             if k in rec and obs.get(k) != rec[k]:
                 raise ValidationError("link '%s' has %s=%s; the kernel fixes it at creation, so changing it to %s needs the link removed first"
                                       % (name, k, obs.get(k), rec[k]), v.sub(where, k))
-        before, after = {}, {}
-        for k in MUTABLE:
-            if k in rec and rec[k] != obs.get(k):
-                before[k], after[k] = obs.get(k), rec[k]
-        if 'mtu' in after:
-            lo, hi = obs.get('min_mtu') or 0, obs.get('max_mtu') or 0
-            if hi and not lo <= after['mtu'] <= hi:
-                raise ValidationError("link '%s' accepts an MTU of %d-%d, not %d" % (name, lo, hi, after['mtu']), v.sub(where, 'mtu'))
+        before, after = netdev.common_changes(rec, obs, where, MUTABLE)
         if after:
             ops.append(_op('modify', name, before=before, after=after))
-    _check_references(records, observed, present, absent, ctx)
-    _set_depths(ops, records, observed)
+    _check_references(records, observed, ctx)
     return ops
 
 
-def _check_references(records, observed, present, absent, ctx):
+def _check_references(records, observed, ctx):
     for i, rec in enumerate(records):
-        where = rec.get('_where', 'links[%d]' % i if len(records) > 1 else '')
-        parent = rec.get('parent')
-        if rec['state'] == 'present' and parent:
-            if parent in absent:
-                raise ValidationError("link '%s' sits on '%s', which this plan removes" % (rec['name'], parent), v.sub(where, 'parent'))
-            if parent not in present:
-                raise MissingReference("parent link '%s' does not exist and is not declared" % parent, v.sub(where, 'parent'))
+        where = netdev.where_of(rec, i, records, 'link')
+        if rec['state'] == 'present' and rec.get('parent'):
+            netdev.need_link(ctx, rec['parent'], v.sub(where, 'parent'), "the parent of link '%s'" % rec['name'])
         if rec['state'] == 'present' and rec.get('peer') and rec['name'] not in observed and rec['peer'] in observed:
             raise ValidationError("a link named '%s' already exists, so it can't be the new veth's peer" % rec['peer'], v.sub(where, 'peer'))
-
-
-def _set_depths(ops, records, observed):
-    parents = dict((name, obs['parent']) for name, obs in observed.items() if obs.get('parent'))
-    for rec in records:
-        if rec.get('parent'):
-            parents[rec['name']] = rec['parent']
-        if rec.get('kind') == 'veth' and rec['name'] not in observed:
-            parents.setdefault(rec['peer'], rec['name'])
-
-    def depth(name, hops=0):
-        if name not in parents or hops > 32:
-            return 0
-        return depth(parents[name], hops + 1) + 1
-
-    for op in ops:
-        d = depth(op['key'])
-        op['depth'] = -d if op['action'] == 'delete' else d
 
 
 def _op(action, name, before=None, after=None):
     return {'kind': KIND, 'action': action, 'key': name, 'before': before, 'after': after}
 
 
-def _clean(rec):
-    return dict((k, val) for k, val in rec.items() if not k.startswith('_') and k != 'state')
-
-
 # ---------------------------------------------------------------- apply
 _index = link_index
-
-
-def _set(nl, name, fields):
-    """Set the given fields. None means "the kernel had nothing": it clears an alias and
-    leaves the other fields alone (they have no empty value to go back to)."""
-    fields = dict((k, val) for k, val in fields.items() if val is not None or k == 'alias')
-    kw = {}
-    if 'mtu' in fields:
-        kw['mtu'] = fields['mtu']
-    if 'hardware_addr' in fields:
-        kw['address'] = fields['hardware_addr']
-    if 'txqueuelen' in fields:
-        kw['txqlen'] = fields['txqueuelen']
-    if 'alias' in fields:
-        kw['ifalias'] = fields['alias'] or ''
-    if 'macvlan_mode' in fields:
-        kw['kind'] = 'macvlan'
-        kw['macvlan_mode'] = fields['macvlan_mode']
-    if 'up' in fields:
-        kw['state'] = 'up' if fields['up'] else 'down'
-    if kw:
-        nl.link('set', index=_index(nl, name), **kw)
+_set = netdev.set_fields
 
 
 def apply(nl, op):

@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""VLAN links (802.1Q, and 802.1ad for QinQ) on any link: NICs, bonds, bridges, other VLANs."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
+
+KIND = 'vlan'
+RANK = 0
+LINKLIKE = True
+PROTOCOLS = {'802.1q': 0x8100, '802.1ad': 0x88A8}
+FIXED = ('parent', 'vlan_id', 'protocol')
+
+OPTIONS = netdev.options(
+    parent=dict(type='str'),
+    vlan_id=dict(type='int'),
+    protocol=dict(type='str', choices=list(PROTOCOLS)),
+)
+
+
+def normalize(entry, where=''):
+    rec, f = netdev.normalize_common(entry, where, OPTIONS)
+    if entry.get('parent') is not None:
+        rec['parent'] = v.ifname(entry['parent'], f('parent'))
+        if rec['parent'] == rec['name']:
+            raise ValidationError("a VLAN can't sit on itself", f('parent'))
+    if entry.get('vlan_id') is not None:
+        rec['vlan_id'] = v.integer(entry['vlan_id'], f('vlan_id'), 1, 4094)
+    if entry.get('protocol') is not None:
+        rec['protocol'] = v.choice(str(entry['protocol']).lower(), f('protocol'), tuple(PROTOCOLS))
+    netdev.check_absent(rec, f)
+    return rec
+
+
+def key(rec):
+    return rec['name']
+
+
+def details(data, names, m):
+    if data is None:
+        return {}
+    proto = data.get_attr('IFLA_VLAN_PROTOCOL')
+    link = m.get('link')
+    return {
+        'vlan_id': data.get_attr('IFLA_VLAN_ID'),
+        'protocol': dict((n, p) for p, n in PROTOCOLS.items()).get(proto, proto),
+        'parent': None if m.get('link_netnsid') is not None else names.get(link),
+    }
+
+
+def read(nl, state):
+    return dict((n, r) for n, r in state.links().items() if r.get('kind') == KIND)
+
+
+def _deps(rec):
+    return [rec['parent']] if rec.get('parent') else []
+
+
+def declare(records, state, ctx):
+    netdev.declare(ctx, state, records, KIND, _deps)
+
+
+def plan(records, state, ctx):
+    observed = state.links()
+    out = []
+    for i, rec in enumerate(records):
+        where = netdev.where_of(rec, i, records, KIND)
+
+        def f(name):
+            return v.sub(where, name)
+
+        name = rec['name']
+        obs = observed.get(name)
+        if obs is not None and obs.get('kind') != KIND:
+            raise ValidationError("link '%s' exists and is a %s, not a VLAN" % (name, obs.get('kind') or 'physical link'), f('name'))
+        if rec['state'] == 'absent':
+            if obs is not None:
+                out.append(_op('delete', name, before=_recreatable(obs)))
+            continue
+        if obs is None:
+            for k in ('parent', 'vlan_id'):
+                if k not in rec:
+                    raise ValidationError("a new VLAN needs %s" % ('the link it sits on' if k == 'parent' else 'its VLAN ID (1-4094)'), f(k))
+        parent = rec.get('parent') or obs.get('parent')
+        if parent:
+            netdev.need_link(ctx, parent, f('parent'), "the parent of VLAN '%s'" % name)
+            mtu = rec.get('mtu') or (obs or {}).get('mtu')
+            pmtu = ctx['link_mtu'].get(parent)
+            if mtu and pmtu and mtu > pmtu:
+                raise ValidationError("VLAN '%s' MTU %d is larger than the MTU of its parent '%s' (%d)" % (name, mtu, parent, pmtu),
+                                      f('mtu'))
+        if obs is None:
+            after = netdev.clean(rec)
+            after.setdefault('protocol', '802.1q')
+            out.append(_op('create', name, after=after))
+            continue
+        for k in FIXED:
+            if k in rec and obs.get(k) != rec[k]:
+                raise ValidationError("VLAN '%s' has %s=%s; the kernel fixes it at creation, so changing it to %s needs the VLAN "
+                                      "removed first (state: absent, then create it again)" % (name, k, obs.get(k), rec[k]), f(k))
+        before, after = netdev.common_changes(rec, obs, where)
+        if after:
+            out.append(_op('modify', name, before=before, after=after))
+    return out
+
+
+def _recreatable(obs):
+    rec = dict((k, obs[k]) for k in ('name', 'parent', 'vlan_id', 'protocol', 'up', 'mtu', 'hardware_addr') if obs.get(k) is not None)
+    return rec
+
+
+def _op(action, name, before=None, after=None):
+    return ops.make(KIND, action, name, before, after)
+
+
+def apply(nl, op):
+    name = op['key']
+    try:
+        if op['action'] == 'create':
+            rec = op['after']
+            nl.link('add', ifname=name, kind='vlan', link=netdev.index(nl, rec['parent']), vlan_id=rec['vlan_id'],
+                    vlan_protocol=PROTOCOLS[rec.get('protocol') or '802.1q'])
+            try:
+                netdev.set_fields(nl, name, dict((k, rec[k]) for k in ('mtu', 'hardware_addr', 'up') if k in rec))
+            except Exception:
+                nl.link('del', index=netdev.index(nl, name))
+                raise
+        elif op['action'] == 'modify':
+            netdev.set_fields(nl, name, op['after'])
+        elif op['action'] == 'delete':
+            nl.link('del', index=netdev.index(nl, name))
+    except Exception as e:  # noqa: BLE001
+        raise explain(e, "%s VLAN '%s'" % (op['action'], name), kind=KIND)
+
+
+def inverse(op):
+    return ops.swap(op)
+
+
+def satisfied(op, state):
+    obs = state.links().get(op['key'])
+    if op['action'] == 'delete':
+        return obs is None, None
+    if obs is None:
+        return False, "VLAN '%s' is missing" % op['key']
+    for k, want in op['after'].items():
+        if k != 'name' and not k.startswith('_') and obs.get(k) != want:
+            return False, "VLAN '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), want)
+    return True, None
