@@ -17,14 +17,14 @@ description:
     (links before addresses before routes before rules; removals in reverse), applied with a journal, verified by
     re-reading the kernel, and rolled back completely if any step fails.
   - Each entry of a section takes the same options as the single-kind module (M(seed.nodenet.link),
-    M(seed.nodenet.address), M(seed.nodenet.route), M(seed.nodenet.rule), M(seed.nodenet.resolver),
+    M(seed.nodenet.bond), M(seed.nodenet.vlan), M(seed.nodenet.bridge), M(seed.nodenet.address), M(seed.nodenet.route), M(seed.nodenet.rule), M(seed.nodenet.resolver),
     M(seed.nodenet.hosts), M(seed.nodenet.hostname)); errors name the entry, for example C(routes[3].gateway).
   - "Checks across objects before anything is touched: links referred to (C(link), C(parent)) must be declared or
     present; an IP address can't be on two links; a route's gateway must be on the subnet of an address or a
-    connected route (of the route's link, when it names one); a link on a parent (macvlan, VXLAN; VLAN once the engine
-    has it) can't have an MTU larger than its parent allows."
-  - This engine has the sections C(links), C(addresses), C(routes), C(rules), C(resolver), C(hosts) and C(hostname).
-    Bonds, VLANs, bridges, WireGuard, VIPs and the firewall are not sections of this module yet.
+    connected route (of the route's link, when it names one); a link on a parent (VLAN, macvlan, VXLAN) can't have an
+    MTU larger than its parent allows; a bond's member can't be declared with an MTU other than the bond's."
+  - This engine has the sections C(links), C(bonds), C(vlans), C(bridges), C(addresses), C(routes), C(rules),
+    C(resolver), C(hosts) and C(hostname). WireGuard, VIPs and the firewall are not sections of this module yet.
   - I(rollback_timeout) makes the change revert itself unless a later task confirms it (confirm-or-revert, like
     C(talosctl apply-config --mode=try)); I(persist) makes the node apply the same state again at every boot.
 author:
@@ -34,6 +34,18 @@ extends_documentation_fragment:
 options:
   links:
     description: Links; each entry takes the options of M(seed.nodenet.link) (C(name), C(kind), C(up), C(mtu), ...).
+    type: list
+    elements: dict
+  bonds:
+    description: Bonds; each entry takes the options of M(seed.nodenet.bond) (C(name), C(links), C(mode), C(miimon), ...).
+    type: list
+    elements: dict
+  vlans:
+    description: VLANs; each entry takes the options of M(seed.nodenet.vlan) (C(name), C(parent), C(vlan_id), C(protocol), ...).
+    type: list
+    elements: dict
+  bridges:
+    description: Bridges; each entry takes the options of M(seed.nodenet.bridge) (C(name), C(links), C(stp), C(vlan_filtering), ...).
     type: list
     elements: dict
   addresses:
@@ -194,6 +206,24 @@ EXAMPLES = r'''
     hosts: {entries: [{ip: 192.0.2.10, aliases: [node1.example.com, node1]}]}
     hostname: {hostname: node1.example.com}
     purge: [addresses, routes]
+
+- name: Two NICs, an LACP bond, VLANs 100 and 200 on it, a bridge on VLAN 100 - one plan, in dependency order
+  seed.nodenet.network:
+    links:
+      - {name: eth1, up: true}
+      - {name: eth2, up: true}
+    bonds:
+      - {name: bond0, links: [eth1, eth2], mode: 802.3ad, miimon: 100, lacp_rate: fast, mtu: 9000, up: true}
+    vlans:
+      - {name: bond0.100, parent: bond0, vlan_id: 100, mtu: 9000, up: true}
+      - {name: bond0.200, parent: bond0, vlan_id: 200, mtu: 9000, up: true}
+    bridges:
+      - {name: br100, links: [bond0.100], stp: {enabled: false}, up: true}
+    addresses:
+      - {address: 192.0.2.10/24, link: br100}
+      - {address: 198.51.100.10/24, link: bond0.200}
+    routes:
+      - {destination: default, gateway: 192.0.2.1}
 
 - name: Move the management address; reverts by itself after 60 s unless confirmed
   seed.nodenet.network:

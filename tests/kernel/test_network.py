@@ -107,7 +107,7 @@ def test_whole_node_from_empty_in_one_call_then_idempotent(run, ip, netns, snaps
     ({'links': [{'name': 'eth0', 'mtu': 'big'}]}, 'links[0].mtu', 'must be an integer'),
     ({'routes': [{'destination': '10.0.0.0/8', 'gateway': '192.0.2.1', 'colour': 'red'}]}, 'routes[0].colour', 'unknown option'),
     ({'hosts': {'entries': [{'ip': '192.0.2.1', 'aliases': ['bad_name']}]}}, 'hosts.entries[0].aliases[0]', 'invalid'),
-    ({'bonds': [{'name': 'bond0'}]}, 'bonds', 'unknown section'),
+    ({'vips': [{'address': '192.0.2.100'}]}, 'vips', 'unknown section'),
 ])
 def test_bad_input_names_the_field_and_touches_nothing(run, netns, snapshot, tmp_path, change, field, words):
     """Every mistake is found before anything is applied; the node keeps its state."""
@@ -430,4 +430,37 @@ def test_failure_inside_a_batch_leaves_the_node_as_before(run, snapshot, step):
     spec['links'][0] = {'name': 'eth0', 'up': True, 'mtu': 9000}
     with pytest.raises(ApplyError):
         run(spec, fail_after=step)
+    assert snapshot() == before
+
+
+# ---------------------------------------------------------------- bridges (this host has them; bonds and VLANs: tests/vm)
+BRIDGED = {
+    'links': [{'name': 'p0', 'kind': 'veth', 'peer': 'p0x', 'up': True, 'mtu': 9000},
+              {'name': 'p1', 'kind': 'veth', 'peer': 'p1x', 'up': True, 'mtu': 9000}],
+    'bridges': [{'name': 'br0', 'links': ['p0', 'p1'], 'stp': {'enabled': False}, 'mtu': 9000, 'up': True}],
+    'addresses': [{'address': '192.0.2.10/24', 'link': 'br0'}],
+    'routes': [{'destination': '10.0.0.0/8', 'gateway': '192.0.2.1'}],
+}
+
+
+def test_bridge_on_veth_ports_in_one_plan(run, ip, netns):
+    r = run(BRIDGED)
+    ops = r['operations']
+    assert ops.index('create link p0') < ops.index('create bridge br0') < ops.index('create address br0 192.0.2.10/24')
+    links = dict((l['ifname'], l) for l in ip('link', 'show'))
+    assert links['p0']['master'] == 'br0' and links['p1']['master'] == 'br0' and links['br0']['mtu'] == 9000
+    assert global_addrs(ip) == [('br0', '192.0.2.10/24')]
+    assert run(BRIDGED)['changed'] is False
+    # purge works on the bridge: it is a declared link
+    sh('ip', '-n', netns, 'addr', 'add', '192.0.2.77/24', 'dev', 'br0')
+    assert run(BRIDGED, purge=['addresses'])['operations'] == ['delete address br0 192.0.2.77/24 (purge)']
+
+
+def test_bridge_plan_failing_part_way_is_rolled_back(run, snapshot):
+    before = snapshot()
+    bad = copy(BRIDGED)
+    bad['routes'].append({'destination': '10.99.0.0/16', 'gateway': '192.0.2.1', 'source': '192.0.2.99'})
+    with pytest.raises(ApplyError) as exc:
+        run(bad)
+    assert exc.value.rolled_back
     assert snapshot() == before
