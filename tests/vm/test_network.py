@@ -62,3 +62,61 @@ def test_whole_node_of_dummy_links_in_one_plan(netns, ip, ip_json):
     assert exc.value.rolled_back
     after = gather(netns, ["links", "addresses", "routes"])
     assert after == before
+
+
+# ------------------------------------------------------------- the bond/VLAN/bridge worked example
+def _worked(mtu200=9000):
+    return {
+        "links": [{"name": "eth1", "up": True}, {"name": "eth2", "up": True}],
+        "bonds": [{"name": "bond0", "links": ["eth1", "eth2"], "mode": "802.3ad", "miimon": 100, "lacp_rate": "fast",
+                   "xmit_hash_policy": "layer3+4", "mtu": 9000, "up": True}],
+        "vlans": [{"name": "bond0.100", "parent": "bond0", "vlan_id": 100, "mtu": 9000, "up": True},
+                  {"name": "bond0.200", "parent": "bond0", "vlan_id": 200, "mtu": mtu200, "up": True}],
+        "bridges": [{"name": "br100", "links": ["bond0.100"], "stp": {"enabled": False}, "up": True}],
+        "addresses": [{"address": "192.0.2.10/24", "link": "br100"}, {"address": "198.51.100.10/24", "link": "bond0.200"}],
+        "routes": [{"destination": "default", "gateway": "192.0.2.1"},
+                   {"destination": "10.50.0.0/16", "gateway": "198.51.100.1", "table": 200}],
+        "rules": [{"priority": 1000, "src": "198.51.100.0/24", "table": 200}],
+    }
+
+
+def _nics(ip, netns):
+    for n in ("eth1", "eth2"):
+        ip(netns, "link", "add", n, "type", "dummy")
+
+
+def test_worked_example_in_one_network_task_then_idempotent(netns, ip, ip_json, run_module):
+    _nics(ip, netns)
+    first = run_module("network", dict(_worked(), netns=netns))
+    assert not first.get("failed") and first["changed"], first
+    ops = first["operations"]
+    assert ops.index("create bond bond0") < ops.index("create vlan bond0.100") < ops.index("create bridge br100")
+    assert ops.index("create bridge br100") < ops.index("create address br100 192.0.2.10/24")
+    links = {l["ifname"]: l for l in ip_json(netns, "-d", "link", "show")}
+    assert links["bond0"]["linkinfo"]["info_data"]["mode"] == "802.3ad" and links["bond0"]["mtu"] == 9000
+    assert links["eth1"]["master"] == "bond0" and links["eth2"]["master"] == "bond0"
+    assert links["bond0.100"]["master"] == "br100" and links["bond0.200"]["linkinfo"]["info_data"]["id"] == 200
+    assert ("br100", "192.0.2.10/24") in _addrs(ip_json, netns)
+    assert [r for r in ip_json(netns, "route", "show", "table", "200") if r["dst"] == "10.50.0.0/16"]
+    second = run_module("network", dict(_worked(), netns=netns))
+    assert not second.get("failed") and second["changed"] is False, second
+
+
+def test_worked_example_cross_checks_and_rollback(netns, ip):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
+    _nics(ip, netns)
+    before = gather(netns, ["links", "addresses", "routes", "rules"])
+    with pytest.raises(ValidationError) as exc:
+        converge(_worked(mtu200=9100), netns=netns)
+    assert exc.value.field == "vlans[1].mtu"
+    bad = _worked()
+    bad["links"][0]["mtu"] = 1500
+    with pytest.raises(ValidationError) as exc:
+        converge(bad, netns=netns)
+    assert exc.value.field == "links[0].mtu" and "bond" in str(exc.value)
+    bad = _worked()
+    bad["routes"].append({"destination": "10.99.0.0/16", "gateway": "192.0.2.1", "source": "203.0.113.99"})
+    with pytest.raises(ApplyError) as exc:
+        converge(bad, netns=netns)
+    assert exc.value.rolled_back
+    assert gather(netns, ["links", "addresses", "routes", "rules"]) == before
