@@ -17,7 +17,8 @@ description:
     (links before addresses before routes before rules; removals in reverse), applied with a journal, verified by
     re-reading the kernel, and rolled back completely if any step fails.
   - Each entry of a section takes the same options as the single-kind module (M(seed.nodenet.link),
-    M(seed.nodenet.bond), M(seed.nodenet.vlan), M(seed.nodenet.bridge), M(seed.nodenet.address), M(seed.nodenet.route), M(seed.nodenet.rule), M(seed.nodenet.resolver),
+    M(seed.nodenet.bond), M(seed.nodenet.vlan), M(seed.nodenet.bridge), M(seed.nodenet.address), M(seed.nodenet.route),
+    M(seed.nodenet.rule), M(seed.nodenet.resolver),
     M(seed.nodenet.hosts), M(seed.nodenet.hostname)); errors name the entry, for example C(routes[3].gateway).
   - "Checks across objects before anything is touched: links referred to (C(link), C(parent)) must be declared or
     present; an IP address can't be on two links; a route's gateway must be on the subnet of an address or a

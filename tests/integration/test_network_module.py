@@ -3,7 +3,8 @@ idempotence, and a failure part way compared through network_info."""
 import subprocess
 import time
 
-from .test_playbooks import links, netns, playbook  # noqa: F401 (netns is a fixture)
+# netns is a fixture
+from .test_playbooks import links, netns, playbook  # noqa: F401 pylint: disable=unused-import
 
 
 def test_whole_node_in_one_task_check_run_idempotent(netns, tmp_path):  # noqa: F811
@@ -29,7 +30,7 @@ def test_failure_part_way_leaves_network_info_unchanged(netns):  # noqa: F811
         subprocess.run(['ip', '-n', netns] + cmd, check=True)
     # let the kernel finish giving the links their own IPv6 link-local addresses
     t0 = time.time()
-    while subprocess.run(['ip', '-n', netns, '-6', 'addr'], capture_output=True, text=True).stdout.count('fe80') < 2 \
+    while subprocess.run(['ip', '-n', netns, '-6', 'addr'], capture_output=True, text=True, check=True).stdout.count('fe80') < 2 \
             and time.time() - t0 < 30:
         time.sleep(0.2)
     r = playbook('network_rollback.yml', netns)

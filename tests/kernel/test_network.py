@@ -285,7 +285,7 @@ def test_unconfirmed_change_is_reverted_by_the_detached_watchdog(run, netns, sna
     with pytest.raises(agent.AgentError) as exc:
         agent.check_no_pending(netns)
     assert exc.value.field == 'confirm'
-    assert wait_for(lambda: (run_dir / ('reverted-%s.json' % agent.node_id(netns))).exists())
+    assert wait_for((run_dir / ('reverted-%s.json' % agent.node_id(netns))).exists)
     rec = json.loads((run_dir / ('reverted-%s.json' % agent.node_id(netns))).read_text())
     assert rec['errors'] == []
     assert snapshot() == before

@@ -20,11 +20,11 @@ NODE = {
     "links": [{"name": "uplink0", "kind": "dummy", "mtu": 9000, "up": True},
               {"name": "svc0", "kind": "dummy", "up": True},
               {"name": "mv0", "kind": "macvlan", "parent": "uplink0", "mtu": 1500, "up": True}],
-    "addresses": [{"address": "192.0.2.10/24", "link": "uplink0"}, {"address": "2001:db8::10/64", "link": "uplink0"},
-                  {"address": "198.51.100.1/32", "link": "svc0"}]
-                 + [{"address": "10.0.%d.1/24" % i, "link": "mv0"} for i in range(10)],
-    "routes": [{"destination": "default", "gateway": "192.0.2.1"}]
-              + [{"destination": "172.16.%d.0/24" % i, "gateway": "10.0.%d.254" % i} for i in range(10)],
+    "addresses": ([{"address": "192.0.2.10/24", "link": "uplink0"}, {"address": "2001:db8::10/64", "link": "uplink0"},
+                   {"address": "198.51.100.1/32", "link": "svc0"}]
+                  + [{"address": "10.0.%d.1/24" % i, "link": "mv0"} for i in range(10)]),
+    "routes": ([{"destination": "default", "gateway": "192.0.2.1"}]
+               + [{"destination": "172.16.%d.0/24" % i, "gateway": "10.0.%d.254" % i} for i in range(10)]),
 }
 
 

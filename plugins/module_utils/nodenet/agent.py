@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -217,12 +216,21 @@ def check_no_pending(netns=None, run_dir=None):
                      % (_ts(p['created']), _ts(p['deadline'])), 'confirm')
 
 
+def _say(msg):
+    """The watchdog's log line (its stdout is the log file)."""
+    sys.stdout.write(msg + '\n')
+    sys.stdout.flush()
+
+
 def _ts(t):
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))
 
 
-def arm(journal, snapshots, timeout, netns=None, run_dir=None, python=None):
-    """Save what undoing the change needs and start the watchdog. Returns a dict describing it."""
+def arm(journal, snapshots, timeout, netns=None, run_dir=None, python=None, run=None):
+    """Save what undoing the change needs and start the watchdog. Returns a dict describing it.
+
+    run(argv) -> (rc, out, err) runs systemd-run (the module's run_command); without it, or where
+    systemd is not PID 1, the watchdog is a detached process."""
     run_dir = run_dir or RUN_DIR
     node = node_id(netns)
     engine, dummy = install_engine(os.path.join(run_dir, 'engine'))
@@ -240,13 +248,12 @@ def arm(journal, snapshots, timeout, netns=None, run_dir=None, python=None):
     log = os.path.join(run_dir, 'watchdog-%s.log' % node)
     how = None
     try:
-        if systemd_pid1() and _same_netns_as_pid1() and shutil.which('systemd-run'):
+        if run is not None and systemd_pid1() and _same_netns_as_pid1() and shutil.which('systemd-run'):
             unit = 'nodenet-rollback-%s' % node
-            p = subprocess.run(['systemd-run', '--unit', unit, '--collect', '--quiet', '--service-type=exec',
-                                '--setenv=PYTHONPATH=%s' % engine, '--setenv=PYTHONDONTWRITEBYTECODE=1'] + argv,
-                               capture_output=True, text=True, check=False)
-            if p.returncode != 0:
-                raise AgentError('systemd-run could not start the watchdog: %s' % p.stderr.strip(), 'rollback_timeout')
+            rc, dummy, err = run(['systemd-run', '--unit', unit, '--collect', '--quiet', '--service-type=exec',
+                                  '--setenv=PYTHONPATH=%s' % engine, '--setenv=PYTHONDONTWRITEBYTECODE=1'] + argv)
+            if rc != 0:
+                raise AgentError('systemd-run could not start the watchdog: %s' % err.strip(), 'rollback_timeout')
             how = 'systemd unit %s.service' % unit
         else:
             _spawn_detached(argv, env, log)
@@ -347,22 +354,22 @@ def watch(path):
     node, run_dir = data['node'], os.path.dirname(path)
     while time.time() < data['deadline']:
         if not os.path.exists(path):
-            print('%s confirmed; exiting' % _ts(time.time()))
+            _say('%s confirmed; exiting' % _ts(time.time()))
             return 0
         time.sleep(POLL)
     claimed = _path('reverting', node, run_dir)
     try:
         os.rename(path, claimed)
     except OSError:
-        print('%s confirmed at the deadline; exiting' % _ts(time.time()))
+        _say('%s confirmed at the deadline; exiting' % _ts(time.time()))
         return 0
-    print('%s not confirmed within %s s: reverting %d operation(s) and %d file section(s)'
-          % (_ts(time.time()), data['timeout'], len(data['journal']), len(data['files'])))
+    _say('%s not confirmed within %s s: reverting %d operation(s) and %d file section(s)'
+         % (_ts(time.time()), data['timeout'], len(data['journal']), len(data['files'])))
     errors = revert(data)
     data.update(reverted_at=time.time(), errors=errors)
     _write_json(_path('reverted', node, run_dir), data)
     os.unlink(claimed)
-    print('%s reverted%s' % (_ts(time.time()), ': ' + '; '.join(errors) if errors else ''))
+    _say('%s reverted%s' % (_ts(time.time()), ': ' + '; '.join(errors) if errors else ''))
     return 1 if errors else 0
 
 
@@ -514,9 +521,9 @@ def main(argv=None):
     except NodenetError as e:
         sys.stderr.write('nodenet: %s\n' % e)
         return 1
-    print(json.dumps(result, sort_keys=True))
+    _say(json.dumps(result, sort_keys=True))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

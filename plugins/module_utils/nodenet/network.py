@@ -47,9 +47,9 @@ FILE_SECTIONS = {
                      options=dict(type='dict'),
                      path=dict(type='path', default=resolver_file.RESOLV_CONF),
                      dropin_path=dict(type='path', default=resolver_file.DROPIN)),
-    'hosts': dict(entries=dict(type='list', elements='dict', default=[], options=dict(
-                      ip=dict(type='str', required=True),
-                      aliases=dict(type='list', elements='str', required=True))),
+    'hosts': dict(entries=dict(type='list', elements='dict', default=[],
+                               options=dict(ip=dict(type='str', required=True),
+                                            aliases=dict(type='list', elements='str', required=True))),
                   exclusive=dict(type='bool', default=False),
                   path=dict(type='path', default=hosts_file.HOSTS)),
     'hostname': dict(hostname=dict(type='str', required=True),
@@ -291,8 +291,8 @@ def _file_converge(section, params, check_mode, diff_mode, run=None):
 def file_snapshot(section, params):
     """What undoing a file section needs: the files' contents (None: absent) and the kernel's names."""
     snap = {'section': section, 'files': {}}
-    paths = [params.get('path') or {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS,
-                                     'hostname': hostname_file.HOSTNAME_FILE}[section]]
+    defaults = {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS, 'hostname': hostname_file.HOSTNAME_FILE}
+    paths = [params.get('path') or defaults[section]]
     if section == 'resolver':
         paths.append(params.get('dropin_path') or resolver_file.DROPIN)
     for p in paths:
@@ -481,7 +481,7 @@ def run_module(module):
                     if path != p['persist_engine_dir'] and not os.path.islink(path) and before != p['persist_unit'])})
                 agent.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=module.run_command)
             if timeout and (journal or snaps):
-                armed.update(agent.arm(journal, snaps, timeout, netns))
+                armed.update(agent.arm(journal, snaps, timeout, netns, run=module.run_command))
 
         fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
         done = agent.applying(netns) if timeout and not module.check_mode else (lambda: None)
