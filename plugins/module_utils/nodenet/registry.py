@@ -7,8 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, link, route, rule
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, link, route, rule, wireguard
 
-KINDS = dict((m.KIND, m) for m in (link, address, route, rule))
+KINDS = dict((m.KIND, m) for m in (link, address, route, rule, wireguard))
 ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)
 READERS = dict((k, m.read) for k, m in KINDS.items())
