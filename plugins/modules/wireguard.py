@@ -142,23 +142,20 @@ EXAMPLES = r'''
     address: 10.10.0.1/24
     link: wg0
 
-- name: Publish the public key for the other nodes' peers lists
+- name: Publish this node's peer entry for the other nodes
   ansible.builtin.set_fact:
-    wg0_public_key: "{{ wg0.public_key }}"
+    wg_peer:
+      public_key: "{{ wg0.public_key }}"
+      endpoint: "{{ ansible_host }}:51820"
+      allowed_ips: ["{{ wg_address.split('/')[0] }}/32"]
 
-- name: A full mesh - every other node of the group as a peer, from the public keys they published
+- name: A full mesh - every other node of the group is a peer
   seed.nodenet.wireguard:
     name: wg0
     private_key_file: /etc/nodenet/wg0.key
     listen_port: 51820
     up: true
-    peers: "{{ mesh_peers }}"
-  vars:
-    mesh_peers: >-
-      [{% for h in groups['k8s_nodes'] if h != inventory_hostname %}
-      {"public_key": "{{ hostvars[h].wg0_public_key }}", "endpoint": "{{ hostvars[h].ansible_host }}:51820",
-       "allowed_ips": ["{{ hostvars[h].wg_address }}/32"]}{{ "," if not loop.last else "" }}
-      {% endfor %}]
+    peers: "{{ groups['k8s_nodes'] | difference([inventory_hostname]) | map('extract', hostvars, 'wg_peer') | list }}"
 
 - name: Userspace WireGuard (wireguard-go) where the kernel has none
   seed.nodenet.wireguard:

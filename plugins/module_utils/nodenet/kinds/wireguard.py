@@ -343,8 +343,20 @@ def _modify(rec, obs):
     return _op('modify', rec['name'], before=before, after=after, spec=spec)
 
 
+def _display(view):
+    """One diff line per peer ('peer <public key>'); the peer map itself moves to '_peers' (not shown)."""
+    if view is None or 'peers' not in view:
+        return view
+    out = dict((k, val) for k, val in view.items() if k != 'peers')
+    out['_peers'] = view['peers']
+    for pub, p in view['peers'].items():
+        out['peer %s' % pub] = None if p is None else dict((k, val) for k, val in p.items() if k != 'public_key')
+    return out
+
+
 def _op(action, name, before=None, after=None, spec=None):
-    return {'kind': KIND, 'action': action, 'key': name, 'before': before, 'after': after, '_spec': spec or {}}
+    return {'kind': KIND, 'action': action, 'key': name, 'before': _display(before), 'after': _display(after),
+            '_spec': spec or {}}
 
 
 # ---------------------------------------------------------------- apply
@@ -474,15 +486,15 @@ def satisfied(op, state):
     for k in DEVICE_FIELDS + LINK_FIELDS:
         if k in after and after[k] is not None and obs.get(k) != after[k]:
             return False, "WireGuard link '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), after[k])
-    if after.get('peers') is not None:
+    if after.get('_peers') is not None:
         have = dict((p['public_key'], p) for p in obs['peers'])
-        for pub, want in after['peers'].items():
+        for pub, want in after['_peers'].items():
             if want is None and pub in have:
                 return False, "WireGuard link '%s' still has peer %s" % (op['key'], pub)
             if want is not None and (pub not in have or _peers_differ(want, have[pub])):
                 return False, "WireGuard link '%s' peer %s does not match" % (op['key'], pub)
-        if op['action'] == 'create' and len(have) != len(after['peers']):
-            return False, "WireGuard link '%s' has %d peers, expected %d" % (op['key'], len(have), len(after['peers']))
+        if op['action'] == 'create' and len(have) != len(after['_peers']):
+            return False, "WireGuard link '%s' has %d peers, expected %d" % (op['key'], len(have), len(after['_peers']))
     return True, None
 
 
