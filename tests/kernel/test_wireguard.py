@@ -3,7 +3,7 @@
 Two namespaces joined by a veth; the tunnel between them is configured only through the engine
 (the same code the wireguard module runs); checked with `wg show ... dump` (wireguard-tools talks
 to the same UAPI socket) and real TCP through the tunnel addresses.
-The kernel backend is tested in the VM tier (tests/vm/test_wireguard.py).
+The kernel backend is tested in the VM tier (tests/vm/test_vm_wireguard.py).
 """
 import base64
 import binascii
@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
@@ -165,7 +165,7 @@ def test_tunnel_tcp_then_peers_changed_and_removed(pair):
     handshake = a.dump()['peers'][b.public]['latest_handshake']
 
     # add a peer: the existing one is not touched (same handshake, counters keep growing)
-    c_priv, c_pub = keypair()
+    c_pub = keypair()[1]
     extra = {'public_key': c_pub, 'allowed_ips': ['10.77.0.3/32', 'fd77::3/128'], 'persistent_keepalive_interval': 25}
     r = a.apply(tunnel(a, b, 51820, 51821, psk=psk, extra_peers=[extra]), diff_mode=True)
     assert r['operations'] == ['modify wireguard %s' % a.wg]
@@ -247,7 +247,8 @@ def test_bad_input_is_clear_never_echoes_keys_and_changes_nothing(pair):
     cases = [
         ({'private_key': bad_len}, 'private_key', '31 bytes', [bad_len]),
         ({'private_key': good[:-2] + '!!'}, 'private_key', 'base64', [good[:-2]]),
-        ({'peers': [{'public_key': b.public, 'preshared_key': 'x' + good[1:-1]}]}, 'peers[0].preshared_key', 'not a valid WireGuard preshared key', [good[1:-1]]),
+        ({'peers': [{'public_key': b.public, 'preshared_key': 'x' + good[1:-1]}]}, 'peers[0].preshared_key',
+         'not a valid WireGuard preshared key', [good[1:-1]]),
         ({'peers': [{'public_key': b.public[:20]}]}, 'peers[0].public_key', 'base64', []),
         ({'peers': [{'public_key': b.public, 'endpoint': '192.0.2.2'}]}, 'peers[0].endpoint', 'host:port', []),
         ({'peers': [{'public_key': b.public, 'endpoint': '[2001:db8::1]:70000'}]}, 'peers[0].endpoint', '1-65535', []),
@@ -304,7 +305,7 @@ def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
 
     a.apply(tunnel(a, b, 51820, 51821))
     before = a.dump()
-    c_priv, c_pub = keypair()
+    c_pub = keypair()[1]
     psk = wg.b64(wg.generate_private_key())
     change = tunnel(a, b, 51820, 51821, extra_peers=[{'public_key': c_pub, 'preshared_key': psk, 'allowed_ips': ['10.77.0.3/32']}],
                     firewall_mark=7, mtu=1380)
@@ -328,7 +329,8 @@ def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
     try:
         busy.bind(('::', 51999))
         with pytest.raises(ApplyError) as exc:
-            a.apply({'wireguard': [{'name': a.wg, 'private_key': keypair()[0], 'firewall_mark': 9, 'peers': [], 'listen_port': 51999}]})
+            a.apply({'wireguard': [{'name': a.wg, 'private_key': keypair()[0], 'firewall_mark': 9, 'peers': [],
+                                    'listen_port': 51999}]})
         assert 'EADDRINUSE' in str(exc.value) or 'in use' in str(exc.value), str(exc.value)
     finally:
         busy.close()

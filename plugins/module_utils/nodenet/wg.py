@@ -420,9 +420,9 @@ class UserspaceBackend(object):
         path = uapi_path(name)
         where = uapi_in_netns(name, self.netns)
         if where != 'here':
-            raise UapiError("WireGuard link '%s': %s" % (name, "its UAPI socket %s is served from another network namespace" % path
-                                                          if where else "no userspace WireGuard serves %s" % path),
-                            code=_errno.ENODEV)
+            why = ("its UAPI socket %s is served from another network namespace" % path if where
+                   else "no userspace WireGuard serves %s" % path)
+            raise UapiError("WireGuard link '%s': %s" % (name, why), code=_errno.ENODEV)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(10)
@@ -460,8 +460,11 @@ class UserspaceBackend(object):
                    if k not in ('LOG_LEVEL', 'WG_PROCESS_FOREGROUND', 'WG_TUN_FD', 'WG_UAPI_FD'))
 
         def start():
-            return subprocess.run([binary, name], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, env=env, timeout=self.START_TIMEOUT, check=False)
+            # The engine runs without an AnsibleModule (tests, the network module's plan), so no run_command;
+            # forked from this thread inside the namespace, wireguard-go creates its TUN link there.
+            return subprocess.run(  # pylint: disable=ansible-bad-function
+                [binary, name], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=env, timeout=self.START_TIMEOUT, check=False)
         p = in_netns(self.netns, start)
         if p.returncode != 0:
             err = [line for line in p.stderr.decode('utf-8', 'replace').splitlines() if line.strip() and not line.startswith(('\u2502', '\u250c', '\u2514'))]

@@ -80,7 +80,7 @@ def tcp_exchange(server, client, port):
 
     def serve():
         try:
-            conn, _ = srv.accept()
+            conn, dummy = srv.accept()
             with conn:
                 conn.sendall(conn.recv(1024).upper())
         except OSError:
@@ -147,7 +147,7 @@ def test_kernel_backend_tunnel_peers_rollback_removal(pair):
     handshake = a.dump()['peers'][b.public]['latest_handshake']
 
     # add a peer: the unchanged one keeps its session
-    _, c_pub = keypair()
+    c_pub = keypair()[1]
     extra = {'public_key': c_pub, 'endpoint': '[2001:db8::3]:51823', 'allowed_ips': ['10.77.0.3/32', 'fd77::3/128'],
              'persistent_keepalive_interval': 25}
     r = a.apply(tunnel(a, b, 51820, 51821, psk=psk, extra_peers=[extra]))
