@@ -112,6 +112,9 @@ notes:
   - Addresses and routes on the link are set with M(seed.nodenet.address) and M(seed.nodenet.route); WireGuard routes
     nothing by itself.
   - A changed private key resets every session of the link; a changed peer resets nothing but that peer's settings.
+  - A userspace link lives as long as its C(wireguard-go) process, which does not survive a reboot; run the play again
+    (for example at boot) to bring it back.
+  - With I(endpoint) set, an endpoint the peer roamed to is set back to it on the next run.
 seealso:
   - module: seed.nodenet.address
   - module: seed.nodenet.network_info

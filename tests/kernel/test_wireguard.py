@@ -337,3 +337,29 @@ def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
     after = a.dump()
     assert after['fwmark'] == 'off' and list(after['peers']) == [b.public] and after['listen_port'] == 51820
     assert after['public_key'] == a.public
+
+
+def test_rollback_of_a_removal_brings_the_link_back_as_it_was(pair):
+    a, b = pair
+    psk = wg.b64(wg.generate_private_key())
+    a.apply(tunnel(a, b, 51820, 51821, psk=psk, firewall_mark=5, mtu=1400))
+    b.apply(tunnel(b, a, 51821, 51820, psk=psk))
+    assert tcp_exchange(b, a, port=7790) == b'HELLO THROUGH WIREGUARD'
+    before = a.dump()
+    # the removal comes first in the plan, the address after it fails (test hook): the link must come back
+    with pytest.raises(ApplyError) as exc:
+        a.apply({'wireguard': [{'name': a.wg, 'state': 'absent'}],
+                 'address': [{'address': '192.0.2.11/24', 'link': 've0'}]}, fail_after=1)
+    assert 'rolled back the 1 operation' in str(exc.value)
+    for s in secret_forms(a.private) + secret_forms(psk):
+        assert s not in str(exc.value)
+    after = a.dump()
+    for d in (before, after):
+        for p in d['peers'].values():
+            p.pop('latest_handshake'), p.pop('rx'), p.pop('tx')
+    assert after == before       # same key, port, mark, peers (with the preshared key)
+    link = json.loads(sh('ip', '-j', '-n', a.ns, 'link', 'show', a.wg).stdout)[0]
+    assert link['mtu'] == 1400 and 'UP' in link['flags']
+    # the tunnel works again once its address is back
+    a.apply({'address': [{'address': a.tunnel + '/24', 'link': a.wg}]})
+    assert tcp_exchange(b, a, port=7791) == b'HELLO THROUGH WIREGUARD'

@@ -184,6 +184,13 @@ def test_kernel_backend_tunnel_peers_rollback_removal(pair):
     a.apply({'wireguard': [{'name': 'wg0', 'peers': []}]})
     assert a.dump()['peers'] == {}
 
+    # a failed run that removed the link brings it back with the same key and peers
+    before = a.dump()
+    with pytest.raises(ApplyError):
+        a.apply({'wireguard': [{'name': 'wg0', 'state': 'absent'}],
+                 'address': [{'address': '192.0.2.11/24', 'link': 've0'}]}, fail_after=1)
+    assert a.dump() == before and 'UP' in json.loads(sh('ip', '-j', '-n', a.ns, 'link', 'show', 'wg0').stdout)[0]['flags']
+
     # asking for the other backend is refused; removal deletes the link
     with pytest.raises(Exception) as exc:
         a.apply({'wireguard': [{'name': 'wg0', 'backend': 'userspace'}]})

@@ -261,7 +261,14 @@ def plan(records, state, ctx):
             raise ValidationError("WireGuard link '%s' runs on the %s backend; it can't move to '%s' in place (remove it first)"
                                   % (name, obs['backend'], rec['backend']), v.sub(where, 'backend'))
         if obs is None:
-            ops.append(_create(rec, _resolve_backend(rec, where)))
+            be = _resolve_backend(rec, where)
+            if be == 'userspace' and wg.wireguard_go() is None:
+                raise ValidationError("the userspace backend needs wireguard-go on the node (Debian/Ubuntu package "
+                                      "'wireguard-go'), and the kernel has no WireGuard for backend 'kernel'"
+                                      if rec['backend'] == 'auto' else
+                                      "the userspace backend needs wireguard-go on the node (Debian/Ubuntu package 'wireguard-go')",
+                                      v.sub(where, 'backend'))
+            ops.append(_create(rec, be))
             present.add(name)
         else:
             op = _modify(rec, obs)
