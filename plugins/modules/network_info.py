@@ -16,6 +16,7 @@ description:
     Talos's C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule), C(NodeAddress), C(ResolverStatus) and
     C(HostnameStatus) resources, with Talos's field names in snake_case - the same records the other modules compare
     against, so what you see is what they plan from.
+  - C(wireguard) lists the WireGuard links with their public keys and peers; private and preshared keys never appear.
   - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
@@ -27,8 +28,8 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
@@ -112,6 +113,21 @@ resolvers:
   type: dict
   sample: {nameservers: [192.0.2.53], search_domains: [example.com], options: {ndots: 2, rotate: true},
            manager: file, path: /etc/resolv.conf}
+wireguard:
+  description:
+    - One record per WireGuard link (kernel, or userspace served from this namespace) - backend, public key, listen
+      port, firewall mark, and its peers with endpoint, allowed IPs, latest handshake (Unix time, null before the
+      first) and transfer counters.
+    - Private keys never appear; a preshared key shows as a per-run fingerprint (C(<redacted:1a2b3c4d>)), null when unset.
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {name: wg0, backend: kernel, public_key: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", listen_port: 51820,
+       firewall_mark: 0, up: true, mtu: 1420,
+       peers: [{public_key: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", preshared_key: null,
+                endpoint: "192.0.2.20:51820", persistent_keepalive_interval: 25, allowed_ips: [10.10.0.2/32],
+                latest_handshake: 1764162000, rx_bytes: 1234, tx_bytes: 5678}]}
 hostname:
   description: HostnameStatus - the kernel's host name (first label), domain name (null when unset) and FQDN.
   returned: when gathered

@@ -13,8 +13,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
 
-RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname')
+RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule', 'wireguard': 'wireguard'}
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard')
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname')
 
@@ -25,6 +25,8 @@ def _sorted(kind, records):
         return sorted(recs, key=lambda r: r['index'])
     if kind == 'address':
         return sorted(recs, key=lambda r: (r['link_index'], r['family'], r['address']))
+    if kind == 'wireguard':
+        return sorted(recs, key=lambda r: r['name'])
     if kind == 'route':
         return sorted(recs, key=lambda r: (r['family'], r['table'], r['destination'], r['metric']))
     return sorted(recs, key=lambda r: (r['family'], r['priority']))
