@@ -16,6 +16,8 @@ description:
     Talos's C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule), C(NodeAddress), C(ResolverStatus) and
     C(HostnameStatus) resources, with Talos's field names in snake_case - the same records the other modules compare
     against, so what you see is what they plan from.
+  - C(firewall) is the policy of the table C(inet nodenet) that M(seed.nodenet.firewall) manages, read with
+    C(nft -j list table) (needs the C(nft) command), plus the names of the other nftables tables.
   - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
@@ -27,8 +29,8 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, firewall]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, firewall]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
@@ -117,6 +119,16 @@ hostname:
   returned: when gathered
   type: dict
   sample: {hostname: node1, domainname: example.com, fqdn: node1.example.com}
+firewall:
+  description:
+    - The ingress policy installed by M(seed.nodenet.firewall) - C(default_action) and the C(rules) in order
+      (C(name), C(port_selector), C(ingress) as subnets with exceptions, and the C(packets) and C(bytes) they matched),
+      C(present) false when there is no C(inet nodenet) table, and C(other_tables) (C(family name) of every other table).
+  returned: when gathered
+  type: dict
+  sample: {table: inet nodenet, present: true, default_action: block, other_tables: [ip filter],
+           rules: [{name: kubelet, port_selector: {protocol: tcp, ports: [10250]}, ingress: [{subnet: 192.0.2.0/24}],
+                    packets: 3, bytes: 180}]}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
