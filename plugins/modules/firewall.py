@@ -191,7 +191,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import OPTIONS, converge_firewall
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import OPTIONS, converge_firewall, module_runner
 
 
 def main():
@@ -219,7 +219,7 @@ def main():
         params.pop('rules')
     try:
         result = converge_firewall(params, netns=module.params['netns'], check_mode=module.check_mode,
-                                   diff_mode=module._diff)
+                                   diff_mode=module._diff, run=module_runner(module))
     except ApplyError as e:
         module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:

@@ -136,6 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, gather
 
 
@@ -148,7 +149,8 @@ def main():
         supports_check_mode=True,
     )
     try:
-        facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'])
+        facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'],
+                       run=module_runner(module))
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     result = dict(changed=False, ansible_facts={'nodenet': facts})

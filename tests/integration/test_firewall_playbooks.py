@@ -38,7 +38,7 @@ def playbook(name, extra_vars, *extra, netns=None):
 
 @pytest.fixture
 def namespaces():
-    names = ['nnfw-i%s' % uuid.uuid4().hex[:8] for _ in range(2)]
+    names = ['nnfw-i%s' % uuid.uuid4().hex[:8] for i in range(2)]
     for n in names:
         subprocess.run(['ip', 'netns', 'add', n], check=True)
     yield names

@@ -26,6 +26,12 @@ TCP_PORTS = (22, 7100, 7101, 7102, 7103, 8080, 9090)
 UDP_PORTS = (5353, 6000, 6001, 9091)
 
 
+def run_cmd(argv, data=None):
+    """The engine's command runner (the modules pass AnsibleModule.run_command)."""
+    p = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
+    return p.returncode, p.stdout, p.stderr
+
+
 def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
@@ -61,11 +67,11 @@ class Servers(object):
 
     def serve(self):
         while not self.stop.is_set():
-            for key, _ in self.sel.select(0.1):
+            for key in [k for k, ev in self.sel.select(0.1)]:
                 s = key.fileobj
                 try:
                     if key.data == 'tcp':
-                        conn, _ = s.accept()
+                        conn = s.accept()[0]
                         conn.sendall(b'ok')
                         conn.close()
                     else:
@@ -106,7 +112,7 @@ def udp_probe(netns, dst, port):
         s.settimeout(TIMEOUT)
         try:
             s.sendto(b'ping', (dst, port))
-            data, _ = s.recvfrom(512)
+            data = s.recvfrom(512)[0]
             return 'open' if data == b'ok:ping' else 'garbled'
         except ConnectionRefusedError:
             return 'refused'
@@ -162,7 +168,7 @@ def nft_json(netns, *what):
 
 def converge(netns, params, **kw):
     kw.setdefault('environ', {})
-    return fw.converge_firewall(params, netns=netns, **kw)
+    return fw.converge_firewall(params, netns=netns, run=run_cmd, **kw)
 
 
 def rule(name, proto, ports, *subnets):
@@ -216,7 +222,7 @@ def check_matrix(lab, params, matrix):
 
 def test_everything_open_before_any_policy(lab):
     """Control: without the table every port of the matrix answers, so a 'dropped' later is the firewall's doing."""
-    check_matrix(lab, {'default_action': 'accept'}, [(p, n, True, True) for p, n, _, _ in BLOCK_MATRIX])
+    check_matrix(lab, {'default_action': 'accept'}, [(m[0], m[1], True, True) for m in BLOCK_MATRIX])
 
 
 def test_block_mode_connection_matrix_ipv4_ipv6(lab):
@@ -228,10 +234,10 @@ def test_block_mode_connection_matrix_ipv4_ipv6(lab):
     chain = [o['chain'] for o in listing['nftables'] if 'chain' in o][0]
     assert (chain['hook'], chain['prio'], chain['policy']) == ('input', -140, 'drop')
     comments = [o['rule'].get('comment') for o in listing['nftables'] if 'rule' in o]
-    assert [c for c in comments if not c.startswith('nodenet:')] == ['web', 'web', 'range', 'range', 'dns', 'dns',
-                                                                        'udp-range', 'udp-range']
+    names = ['web', 'web', 'range', 'range', 'dns', 'dns', 'udp-range', 'udp-range']
+    assert [c for c in comments if not c.startswith('nodenet:')] == names
     # counters: network_info shows the traffic each rule accepted
-    st = gather(lab['node'], ['firewall'])['firewall']
+    st = gather(lab['node'], ['firewall'], run=run_cmd)['firewall']
     by = dict((x['name'], x) for x in st['rules'])
     assert by['web']['packets'] > 0 and by['range']['packets'] > 0
     assert by['web']['ingress'] == [{'subnet': '10.77.0.0/24', 'except': [BAD4 + '/32']},
@@ -362,7 +368,7 @@ def test_lockout_guard_with_an_ssh_like_environment(lab):
     from_ok = {'SSH_CONNECTION': '%s 50022 %s 22' % (OK6, NODE6)}
 
     def here(params, environ, **kw):
-        return in_netns(node, lambda: fw.converge_firewall(params, netns=None, environ=environ, **kw))
+        return in_netns(node, lambda: fw.converge_firewall(params, netns=None, environ=environ, run=run_cmd, **kw))
 
     with pytest.raises(fw.LockoutError) as exc:
         here(only_ok, from_bad)

@@ -29,7 +29,6 @@ import ipaddress
 import json
 import os
 import re
-import subprocess
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import (
@@ -79,7 +78,7 @@ def _ports(value, field):
             raise ValidationError("a port is a number 1-65535 or a range like '1000-2000', got a boolean", f)
         s = text_type(item).strip()
         if '-' in s:
-            lo, _, hi = s.partition('-')
+            lo, hi = s.split('-', 1)
             lo = _port(lo.strip(), f, item)
             hi = _port(hi.strip(), f, item)
             if lo > hi:
@@ -214,7 +213,7 @@ def _rule(rule, where, seen):
         ports = []
     ingress = rule.get('ingress') or []
     if not isinstance(ingress, list):
-        raise ValidationError("must be a list of {subnet, except}", v.sub(where, 'ingress'))
+        raise ValidationError("must be a list of mappings with subnet and optional except", v.sub(where, 'ingress'))
     entries = []
     for j, ing in enumerate(ingress):
         iw = '%s[%d]' % (v.sub(where, 'ingress'), j)
@@ -710,7 +709,7 @@ def ssh_connection(environ=None):
 def _ancestor_envs():
     envs = [dict(os.environ)]
     pid = os.getppid()
-    for _ in range(16):
+    for dummy in range(16):
         if pid <= 1:
             break
         try:
@@ -753,15 +752,22 @@ def _nft_binary():
     raise NftMissing("the nft command (Debian/Ubuntu package 'nftables', RHEL 'nftables') is required on the node")
 
 
-def nft(args, netns=None, data=None):
-    """Run nft inside `netns` (this thread enters it; the child process inherits it). -> (rc, out, err)."""
-    cmd = [_nft_binary()] + list(args)
+def module_runner(module):
+    """A `run` for this file from an AnsibleModule: its run_command, stdin passed through unchanged."""
+    def run(argv, data=None):
+        return module.run_command(argv, data=data, binary_data=True)
+    return run
 
-    def call():
-        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = p.communicate(data.encode('utf-8') if data is not None else None)
-        return p.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
-    return in_netns(netns, call)
+
+def nft(args, netns, data, run):
+    """Run nft inside `netns` with `run(argv, data) -> (rc, out, err)` (the module's run_command).
+
+    This thread enters the namespace around the call, so the child process starts in it.
+    """
+    if run is None:
+        raise NodenetError("internal error: the firewall engine needs run= (e.g. firewall.module_runner(module))")
+    cmd = [_nft_binary()] + list(args)
+    return in_netns(netns, lambda: run(cmd, data))
 
 
 def _nft_error(err, what):
@@ -774,9 +780,9 @@ def _nft_error(err, what):
     return KernelError("%s: %s" % (what, text or 'nft failed'))
 
 
-def read_tables(netns=None):
+def read_tables(netns, run):
     """-> (listing of our table as parsed JSON or None, ['family name' of every other table])."""
-    rc, out, err = nft(['-j', 'list', 'tables'], netns)
+    rc, out, err = nft(['-j', 'list', 'tables'], netns, None, run)
     if rc != 0:
         raise _nft_error(err, 'listing nftables tables')
     ours, others = False, []
@@ -790,17 +796,17 @@ def read_tables(netns=None):
             others.append('%s %s' % (t.get('family'), t.get('name')))
     if not ours:
         return None, others
-    rc, out, err = nft(['-j', 'list', 'table', FAMILY, TABLE], netns)
+    rc, out, err = nft(['-j', 'list', 'table', FAMILY, TABLE], netns, None, run)
     if rc != 0:
         raise _nft_error(err, 'reading table %s %s' % (FAMILY, TABLE))
     return json.loads(out), others
 
 
-def gather_status(netns=None):
+def gather_status(netns, run):
     """network_info's firewall record. Without nft or nf_tables it says why instead of failing."""
     check_netns(netns)
     try:
-        listing, others = read_tables(netns)
+        listing, others = read_tables(netns, run)
     except KernelError as e:
         if e.code != errno.EOPNOTSUPP:
             raise
@@ -829,20 +835,22 @@ def _diff(before, after):
             'before': format_table(before), 'after': format_table(after)}
 
 
-def converge_firewall(params, netns=None, check_mode=False, diff_mode=False, environ=None, _inject_failure=False):
+def converge_firewall(params, netns=None, check_mode=False, diff_mode=False, run=None, environ=None,
+                      _inject_failure=None):
     """Make the node's `inet nodenet` table match `params` (the firewall module's options).
 
     Returns {'changed', 'operations', 'firewall' (status), 'diff'?, 'warnings'}. Raises
     ValidationError (incl. LockoutError) before anything is touched, KernelError when nft
     rejects the batch (nothing changed: the transaction is atomic), ApplyError when the
     re-read does not match (the previous table was restored).
+    `run(argv, data) -> (rc, stdout, stderr)` runs nft: the module's run_command (module_runner()).
     `environ` is where the SSH session is read from (default: this process and its parents).
     `_inject_failure` (tests only): 'batch' appends a command the kernel rejects to the
     transaction; 'verify' makes the re-read count as a mismatch.
     """
     model = normalize(params)
     check_netns(netns)
-    listing, others = read_tables(netns)
+    listing, others = read_tables(netns, run)
     before, stats = parse_table(listing)
     after = compile_model(model)
     if not model['allow_lockout'] and _guarded_here(netns):
@@ -863,17 +871,17 @@ def converge_firewall(params, netns=None, check_mode=False, diff_mode=False, env
                                                        'expr': [{'accept': None}]}}})
         data = json.dumps(batch)
         if check_mode:
-            rc, out, err = nft(['-c', '-j', '-f', '-'], netns, data)
+            rc, out, err = nft(['-c', '-j', '-f', '-'], netns, data, run)
             if rc != 0:
                 raise _nft_error(err, 'the kernel rejected the ruleset (checked with nft -c; nothing was changed)')
         else:
-            rc, out, err = nft(['-j', '-f', '-'], netns, data)
+            rc, out, err = nft(['-j', '-f', '-'], netns, data, run)
             if rc != 0:
                 raise _nft_error(err, 'the kernel rejected the ruleset; nothing was changed (one atomic transaction)')
-            listing, others = read_tables(netns)
+            listing, others = read_tables(netns, run)
             now, stats = parse_table(listing)
             if now != after or _inject_failure == 'verify':
-                rc, out, err = nft(['-j', '-f', '-'], netns, json.dumps(restore_batch(old_listing)))
+                rc, out, err = nft(['-j', '-f', '-'], netns, json.dumps(restore_batch(old_listing)), run)
                 raise ApplyError("table %s %s read back differently from what was applied; the previous table was %s"
                                  % (FAMILY, TABLE, 'restored' if rc == 0 else 'NOT restored: %s' % err.strip()),
                                  rolled_back=rc == 0, rollback_errors=[] if rc == 0 else [err.strip()])

@@ -47,7 +47,9 @@ def node_addresses(state):
     return {'current': current, 'default': default}
 
 
-def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF):
+def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None):
+    """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
+    the firewall; without it the firewall is left out."""
     check_netns(netns)
     out = {}
     if all(res in NOT_NETLINK for res in resources):
@@ -63,7 +65,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF):
             elif res == 'hostname':
                 out[res] = hostname_file.status()
             elif res == 'firewall':
-                out[res] = firewall.gather_status(netns)
+                if run is not None:
+                    out[res] = firewall.gather_status(netns, run)
             elif res == 'node_addresses':
                 out[res] = node_addresses(state)
             else:
