@@ -27,7 +27,8 @@ description:
     second each, as Talos does. ICMP errors that belong to a connection (for example path MTU discovery's) are
     C(related) and accepted without limit.
   - With I(default_action=accept), only loopback is accepted up front; each rule drops its ports from every source
-    outside its subnets.
+    outside its subnets. When a rule selects C(icmp) or C(icmpv6), neighbour discovery (hop limit 255) and ICMP
+    errors of existing connections are accepted before it, so it can't break IPv6 or path MTU discovery.
 author:
   - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:

@@ -6,6 +6,7 @@ on a veth into the bridge, IPv4 and IPv6. Python sockets are the servers and the
 against firewall.evaluate(), the model the lock-out guard relies on.
 """
 import json
+import os
 import selectors
 import socket
 import subprocess
@@ -87,12 +88,12 @@ class Servers(object):
             s.close()
 
 
-def tcp_probe(netns, dst, port):
+def tcp_probe(netns, dst, port, timeout=TIMEOUT):
     """'open' (connected, got the greeting), 'refused' (reached, no listener) or 'dropped' (timeout)."""
     def run():
         fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
         s = socket.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(TIMEOUT)
+        s.settimeout(timeout)
         try:
             s.connect((dst, port))
             return 'open' if s.recv(2) == b'ok' else 'garbled'
@@ -279,6 +280,41 @@ def test_accept_mode_connection_matrix(lab):
     assert fw.evaluate(table, OK6, 'tcp', 8080) == ('drop', 'web')
 
 
+def test_accept_mode_icmpv6_rule_keeps_neighbour_discovery(lab):
+    """An icmpv6 rule for other sources must not drop the NS/NA that IPv6 itself needs."""
+    params = {'default_action': 'accept', 'rules': [rule('ping6', 'icmpv6', None, '2001:db8::/32')]}
+    converge(lab['node'], params)      # before any IPv6 traffic: no neighbour is cached yet
+    assert tcp_probe(lab['ok'], NODE6, 9090) == 'open'
+    listing = nft_json(lab['node'], 'table', 'inet', 'nodenet')
+    nd = [o['rule'] for o in listing['nftables'] if 'rule' in o and o['rule'].get('comment') == 'nodenet:nd'][0]
+    assert [e['counter']['packets'] for e in nd['expr'] if 'counter' in e][0] > 0, 'neighbour discovery did not pass the nd rule'
+
+
+def test_replacing_the_table_never_leaves_a_gap(lab):
+    """While the table is replaced again and again, an allowed port never closes and a blocked one never opens."""
+    node = lab['node']
+    other = json.loads(json.dumps(BLOCK))
+    other['rules'].append(rule('extra', 'tcp', [1234], '192.0.2.0/24'))
+    converge(node, BLOCK)
+    seen = {'allowed': [], 'blocked': []}
+    stop = threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            seen['allowed'].append(tcp_probe(lab['ok'], NODE4, 8080))
+            seen['blocked'].append(tcp_probe(lab['ok'], NODE4, 9090, timeout=0.05))
+    t = threading.Thread(target=probe)
+    t.start()
+    try:
+        for i in range(30):
+            assert converge(node, other if i % 2 == 0 else BLOCK)['changed']
+    finally:
+        stop.set()
+        t.join(5)
+    assert seen['allowed'] and set(seen['allowed']) == {'open'}, seen['allowed']
+    assert seen['blocked'] and set(seen['blocked']) == {'dropped'}, seen['blocked']
+
+
 def test_check_mode_idempotence_and_diff(lab):
     node = lab['node']
     r = converge(node, BLOCK, check_mode=True, diff_mode=True)
@@ -392,3 +428,26 @@ def test_lockout_guard_with_an_ssh_like_environment(lab):
     assert here({'state': 'absent'}, from_bad)['changed']
     # with netns naming another namespace, the SSH session (which lands in this one) is not at stake
     assert converge(node, only_ok, environ=from_bad)['changed']
+
+
+LISTINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'unit', 'cases',
+                        'firewall_listings.json')
+
+
+def test_unit_fixture_listings_are_what_this_nft_prints(lab):
+    """tests/unit/cases/firewall_listings.json is real nft output: re-apply each policy and compare.
+
+    NODENET_REGEN_LISTINGS=1 rewrites the file from this machine's nft instead.
+    """
+    with open(LISTINGS) as fh:
+        cases = json.load(fh)
+    for name, case in sorted(cases.items()):
+        converge(lab['node'], case['params'])
+        listing = nft_json(lab['node'], 'table', 'inet', 'nodenet')
+        if os.environ.get('NODENET_REGEN_LISTINGS') == '1':
+            case['listing'] = listing
+        assert fw.parse_table(listing)[0] == fw.parse_table(case['listing'])[0], name
+    if os.environ.get('NODENET_REGEN_LISTINGS') == '1':
+        with open(LISTINGS, 'w') as fh:
+            json.dump(cases, fh, indent=1, sort_keys=True)
+            fh.write('\n')

@@ -258,6 +258,11 @@ def compile_model(model):
     block = model['default_action'] == 'block'
     chain = dict(CHAIN_SPEC, policy='drop' if block else 'accept')
     rules = [_builtin('loopback', iifname=['lo'], verdict='accept')]
+    # Neighbour discovery is only valid from the link itself (hop limit 255, RFC 4861), so it is
+    # accepted without the rate limit that could otherwise starve IPv6 on a busy node.
+    nd = _builtin('nd', nfproto='ipv6', l4proto='ipv6-icmp', hoplimit=255, verdict='accept',
+                  icmpv6_type=sorted(['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit',
+                                      'nd-neighbor-advert', 'nd-redirect']))
     if block:
         rules += [
             _builtin('established', ct_state=['established', 'related'], verdict='accept'),
@@ -265,13 +270,18 @@ def compile_model(model):
             # CVE-1999-0524: no timestamp or address mask replies, as Talos.
             _builtin('icmp-info', l4proto='icmp', verdict='drop',
                      icmp_type=sorted(['timestamp-request', 'timestamp-reply', 'address-mask-request', 'address-mask-reply'])),
-            # Neighbour discovery is only valid from the link itself (hop limit 255, RFC 4861), so
-            # it is accepted without the rate limit that could otherwise starve IPv6 on a busy node.
-            _builtin('nd', nfproto='ipv6', l4proto='ipv6-icmp', hoplimit=255, verdict='accept',
-                     icmpv6_type=sorted(['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit',
-                                         'nd-neighbor-advert', 'nd-redirect'])),
+            nd,
             _builtin('icmp', l4proto='icmp', limit={'rate': ICMP_RATE, 'per': 'second'}, verdict='accept'),
             _builtin('icmpv6', l4proto='ipv6-icmp', limit={'rate': ICMP_RATE, 'per': 'second'}, verdict='accept'),
+        ]
+    elif any(r['protocol'] in ('icmp', 'icmpv6') for r in model['rules']):
+        # An accept-mode icmp/icmpv6 rule drops ICMP from outside its subnets; neighbour discovery
+        # (from link-local addresses) and the errors of existing connections (path MTU discovery)
+        # must not be among what it drops.
+        rules += [
+            nd,
+            _builtin('icmp-errors', ct_state=['related'], l4proto='icmp', verdict='accept'),
+            _builtin('icmpv6-errors', ct_state=['related'], l4proto='ipv6-icmp', verdict='accept'),
         ]
     for rule in model['rules']:
         for fam in (4, 6):
