@@ -16,6 +16,9 @@ description:
     Talos's C(LinkStatus), C(AddressStatus), C(RouteStatus), C(RoutingRule), C(NodeAddress), C(ResolverStatus) and
     C(HostnameStatus) resources, with Talos's field names in snake_case - the same records the other modules compare
     against, so what you see is what they plan from.
+  - C(wireguard) lists the WireGuard links with their public keys and peers; private and preshared keys never appear.
+  - C(firewall) is the policy of the table C(inet nodenet) that M(seed.nodenet.firewall) manages, read with
+    C(nft -j list table) (needs the C(nft) command), plus the names of the other nftables tables.
   - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
@@ -27,8 +30,8 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
@@ -112,11 +115,36 @@ resolvers:
   type: dict
   sample: {nameservers: [192.0.2.53], search_domains: [example.com], options: {ndots: 2, rotate: true},
            manager: file, path: /etc/resolv.conf}
+wireguard:
+  description:
+    - One record per WireGuard link (kernel, or userspace served from this namespace) - backend, public key, listen
+      port, firewall mark, and its peers with endpoint, allowed IPs, latest handshake (Unix time, null before the
+      first) and transfer counters.
+    - Private keys never appear; a preshared key shows as a per-run fingerprint (C(<redacted:1a2b3c4d>)), null when unset.
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {name: wg0, backend: kernel, public_key: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", listen_port: 51820,
+       firewall_mark: 0, up: true, mtu: 1420,
+       peers: [{public_key: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", preshared_key: null,
+                endpoint: "192.0.2.20:51820", persistent_keepalive_interval: 25, allowed_ips: [10.10.0.2/32],
+                latest_handshake: 1764162000, rx_bytes: 1234, tx_bytes: 5678}]}
 hostname:
   description: HostnameStatus - the kernel's host name (first label), domain name (null when unset) and FQDN.
   returned: when gathered
   type: dict
   sample: {hostname: node1, domainname: example.com, fqdn: node1.example.com}
+firewall:
+  description:
+    - The ingress policy installed by M(seed.nodenet.firewall) - C(default_action) and the C(rules) in order
+      (C(name), C(port_selector), C(ingress) as subnets with exceptions, and the C(packets) and C(bytes) they matched),
+      C(present) false when there is no C(inet nodenet) table, and C(other_tables) (C(family name) of every other table).
+  returned: when gathered
+  type: dict
+  sample: {table: inet nodenet, present: true, default_action: block, other_tables: [ip filter],
+           rules: [{name: kubelet, port_selector: {protocol: tcp, ports: [10250]}, ingress: [{subnet: 192.0.2.0/24}],
+                    packets: 3, bytes: 180}]}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -124,6 +152,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, gather
 
 
@@ -136,7 +165,8 @@ def main():
         supports_check_mode=True,
     )
     try:
-        facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'])
+        facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'],
+                       run=module_runner(module))
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     result = dict(changed=False, ansible_facts={'nodenet': facts})

@@ -60,15 +60,17 @@ def apply_plan(nl, ops, fail_after=None):
 BATCH_MIN = 8
 
 
+NOT_LINKS = ('address', 'route', 'rule')
+
+
 def apply_one(nl, op):
-    """Apply one operation. Creating or removing a link changes which index a name has:
+    """Apply one operation. Anything done to a link (of any kind: a bond's mode change, a
+    userspace WireGuard link recreated by its daemon) may change which index a name has:
     the per-socket index cache (netlink.link_index) is dropped then."""
-    kind = KINDS[op['kind']]
-    linklike = op['kind'] == 'link' or getattr(kind, 'LINKLIKE', False)
     try:
-        kind.apply(nl, op)
+        KINDS[op['kind']].apply(nl, op)
     finally:
-        if linklike and op['action'] != 'modify':
+        if op['kind'] not in NOT_LINKS:
             forget_links(nl)
 
 

@@ -7,16 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
 
-RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname')
+RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule', 'wireguard': 'wireguard'}
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall')
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
-NOT_NETLINK = ('resolvers', 'hostname')
+NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
 
 
 def _sorted(kind, records):
@@ -25,6 +26,8 @@ def _sorted(kind, records):
         return sorted(recs, key=lambda r: r['index'])
     if kind == 'address':
         return sorted(recs, key=lambda r: (r['link_index'], r['family'], r['address']))
+    if kind == 'wireguard':
+        return sorted(recs, key=lambda r: r['name'])
     if kind == 'route':
         return sorted(recs, key=lambda r: (r['family'], r['table'], r['destination'], r['metric']))
     return sorted(recs, key=lambda r: (r['family'], r['priority']))
@@ -46,7 +49,9 @@ def node_addresses(state):
     return {'current': current, 'default': default}
 
 
-def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF):
+def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None):
+    """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
+    the firewall; without it the firewall is left out."""
     check_netns(netns)
     out = {}
     if all(res in NOT_NETLINK for res in resources):
@@ -61,6 +66,9 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF):
                 out[res] = resolver_file.status(resolv_conf)
             elif res == 'hostname':
                 out[res] = hostname_file.status()
+            elif res == 'firewall':
+                if run is not None:
+                    out[res] = firewall.gather_status(netns, run)
             elif res == 'node_addresses':
                 out[res] = node_addresses(state)
             else:

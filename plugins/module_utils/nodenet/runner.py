@@ -76,4 +76,6 @@ def run_single(module, kind):
         result[kind] = matches[0] if matches else None
     else:
         result[kind] = objs.get(k)
+    if hasattr(KINDS[kind], 'module_result'):
+        result.update(KINDS[kind].module_result(rec, result[kind]))
     module.exit_json(**result)
