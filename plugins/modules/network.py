@@ -17,15 +17,16 @@ description:
     (links before addresses before routes before rules; removals in reverse), applied with a journal, verified by
     re-reading the kernel, and rolled back completely if any step fails.
   - Each entry of a section takes the same options as the single-kind module (M(seed.nodenet.link),
-    M(seed.nodenet.bond), M(seed.nodenet.vlan), M(seed.nodenet.bridge), M(seed.nodenet.address), M(seed.nodenet.route),
+    M(seed.nodenet.bond), M(seed.nodenet.vlan), M(seed.nodenet.bridge), M(seed.nodenet.wireguard), M(seed.nodenet.address),
+    M(seed.nodenet.route),
     M(seed.nodenet.rule), M(seed.nodenet.resolver),
     M(seed.nodenet.hosts), M(seed.nodenet.hostname)); errors name the entry, for example C(routes[3].gateway).
   - "Checks across objects before anything is touched: links referred to (C(link), C(parent)) must be declared or
     present; an IP address can't be on two links; a route's gateway must be on the subnet of an address or a
     connected route (of the route's link, when it names one); a link on a parent (VLAN, macvlan, VXLAN) can't have an
     MTU larger than its parent allows; a bond's member can't be declared with an MTU other than the bond's."
-  - This engine has the sections C(links), C(bonds), C(vlans), C(bridges), C(addresses), C(routes), C(rules),
-    C(resolver), C(hosts) and C(hostname). WireGuard, VIPs and the firewall are not sections of this module yet.
+  - This engine has the sections C(links), C(bonds), C(vlans), C(bridges), C(wireguard), C(addresses), C(routes),
+    C(rules), C(resolver), C(hosts) and C(hostname). VIPs and the firewall are not sections of this module yet.
   - I(rollback_timeout) makes the change revert itself unless a later task confirms it (confirm-or-revert, like
     C(talosctl apply-config --mode=try)); I(persist) makes the node apply the same state again at every boot.
 author:
@@ -49,6 +50,90 @@ options:
     description: Bridges; each entry takes the options of M(seed.nodenet.bridge) (C(name), C(links), C(stp), C(vlan_filtering), ...).
     type: list
     elements: dict
+  wireguard:
+    description:
+      - WireGuard links; each entry takes the options of M(seed.nodenet.wireguard). Keys given inline are never logged
+        or returned; keep them in I(private_key_file) on the node.
+      - Not with I(rollback_timeout) (undoing a WireGuard change needs the private key, which is never written to the
+        journal) and, with I(persist=true), only with keys in files (the state file would otherwise hold them).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Link name (1-15 bytes, no whitespace, C(/) or C(:)).
+        type: str
+        required: true
+      state:
+        description:
+          - C(present) creates the link if it is missing and sets the options given.
+          - C(absent) removes it (for C(userspace), which also stops its C(wireguard-go)). Only WireGuard links are removed.
+        type: str
+        choices: [present, absent]
+        default: present
+      backend:
+        description:
+          - C(kernel) uses the kernel's WireGuard (module C(wireguard), C(CONFIG_WIREGUARD)).
+          - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket. The socket path depends only on
+            the link name, so two userspace links of the same name can't run in two namespaces at once.
+          - C(auto) uses the kernel when it has WireGuard (loaded, built in or as a loadable module), userspace otherwise.
+            An existing link keeps the backend it runs on; asking for the other one fails (remove the link first).
+        type: str
+        choices: [auto, kernel, userspace]
+        default: auto
+      private_key:
+        description:
+          - The link's private key, base64 of 32 bytes (as C(wg genkey) prints). Never logged or returned.
+          - Exclusive with I(private_key_file).
+        type: str
+      private_key_file:
+        description:
+          - Absolute path of a file on the node holding the private key (as C(wg genkey) writes it).
+          - With I(generate_key=true) a missing file is created with a new key, mode 0600; an existing file is never
+            overwritten. In check mode nothing is written and C(public_key) is null until the key exists.
+        type: path
+      generate_key:
+        description: Create I(private_key_file) with a new X25519 key when it does not exist.
+        type: bool
+        default: false
+      listen_port:
+        description: UDP port to listen on, 1-65535. Omit it to let WireGuard choose (and not manage it).
+        type: int
+      firewall_mark:
+        description: Mark (fwmark) of the tunnel's outgoing packets, 0 to clear. Omit it to leave it as it is.
+        type: int
+      peers:
+        description:
+          - The complete list of peers. Peers not listed are removed; C([]) removes every peer.
+          - A peer field not given takes WireGuard's default (no preshared key, no keepalive, no allowed IPs), except
+            I(endpoint) - without one, the endpoint the peer roams from is kept.
+        type: list
+        elements: dict
+        suboptions:
+          public_key:
+            description: The peer's public key, base64 of 32 bytes.
+            type: str
+            required: true
+          preshared_key:
+            description: Optional symmetric key mixed into the handshake, base64 of 32 bytes (C(wg genpsk)). Never logged or returned.
+            type: str
+          endpoint:
+            description:
+              - Where to reach the peer, C(host:port) or C([IPv6 address]:port). A host name is resolved on the node when the
+                module runs.
+            type: str
+          persistent_keepalive_interval:
+            description: Seconds between keepalive packets (useful behind NAT), 0-65535; 0 (the default) turns them off.
+            type: int
+          allowed_ips:
+            description: Networks routed to this peer and accepted from it, in CIDR form (host bits must be zero).
+            type: list
+            elements: str
+      up:
+        description: Administrative state of the link.
+        type: bool
+      mtu:
+        description: MTU in bytes, 68-65535 (WireGuard's default is 1420).
+        type: int
   addresses:
     description: Addresses; each entry takes the options of M(seed.nodenet.address) (C(address), C(link), C(label), C(state)).
     type: list

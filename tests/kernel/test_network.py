@@ -4,8 +4,10 @@ and persistence. Each test works in its own fresh namespace and on temporary fil
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -464,3 +466,84 @@ def test_bridge_plan_failing_part_way_is_rolled_back(run, snapshot):
         run(bad)
     assert exc.value.rolled_back
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------- wireguard section and secrets
+@pytest.mark.skipif(shutil.which('wireguard-go') is None, reason='wireguard-go is needed: run scripts/setup')
+def test_wireguard_section_userspace_in_one_plan(run, ip, netns, tmp_path):
+    name = 'wgn%s' % uuid.uuid4().hex[:6]
+    key = tmp_path / 'wg.key'
+    spec = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}],
+            'wireguard': [{'name': name, 'backend': 'userspace', 'private_key_file': str(key), 'generate_key': True,
+                           'listen_port': 51850, 'mtu': 1400, 'up': True, 'peers': []}],
+            'addresses': [{'address': '10.88.0.1/24', 'link': name}],
+            'routes': [{'destination': '10.89.0.0/16', 'link': name}]}
+    try:
+        r = run(spec)
+        assert r['operations'].index('create wireguard %s' % name) < r['operations'].index('create address %s 10.88.0.1/24' % name)
+        assert key.exists() and os.stat(str(key)).st_mode & 0o777 == 0o600
+        link = [l for l in ip('link', 'show') if l['ifname'] == name][0]
+        assert link['mtu'] == 1400 and global_addrs(ip) == [(name, '10.88.0.1/24')]
+        assert key.read_text().strip() not in json.dumps(r)
+        assert run(spec)['changed'] is False
+    finally:
+        sh('ip', '-n', netns, 'link', 'del', name, check=False)   # stops its wireguard-go
+
+
+class FakeModule:
+    """Just enough of AnsibleModule for network.run_module."""
+
+    def __init__(self, **params):
+        self.params = dict((k, None) for k in network.module_spec())
+        self.params.update(purge=[], confirm=False, persist_path='/nonexistent/state.json',
+                           persist_unit='/nonexistent/nodenet.service', persist_engine_dir='/nonexistent/engine')
+        self.params.update(params)
+        self.check_mode, self._diff, self.warnings = False, False, []
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    def fail_json(self, **kw):
+        raise Failed(kw)
+
+    def exit_json(self, **kw):
+        raise Exited(kw)
+
+    def run_command(self, argv):
+        p = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return p.returncode, p.stdout, p.stderr
+
+
+class Failed(Exception):
+    pass
+
+
+class Exited(Exception):
+    pass
+
+
+def test_secrets_are_not_journaled_nor_persisted(netns, snapshot):
+    before = snapshot()
+    wgspec = [{'name': 'wg0', 'backend': 'userspace', 'private_key': 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=',
+               'peers': [{'public_key': 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=',
+                          'preshared_key': 'FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE='}]}]
+    with pytest.raises(Failed) as exc:
+        network.run_module(FakeModule(netns=netns, wireguard=wgspec, rollback_timeout=30))
+    assert exc.value.args[0]['field'] == 'rollback_timeout' and 'private key' in exc.value.args[0]['msg']
+    with pytest.raises(Failed) as exc:
+        network.run_module(FakeModule(netns=netns, wireguard=wgspec, persist=True))
+    assert exc.value.args[0]['field'] == 'wireguard[0].private_key'
+    assert 'yAnz5' not in exc.value.args[0]['msg']
+    assert snapshot() == before
+    assert not os.path.exists('/nonexistent')
+
+
+def test_confirm_alone_and_check_mode(netns, run_dir):
+    m = FakeModule(netns=netns, confirm=True, links=[{'name': 'x0', 'kind': 'veth', 'peer': 'x1'}])
+    with pytest.raises(Failed) as exc:
+        network.run_module(m)
+    assert exc.value.args[0]['field'] == 'confirm' and 'links' in exc.value.args[0]['msg']
+    with pytest.raises(Exited) as exc:
+        network.run_module(FakeModule(netns=netns, confirm=True))
+    assert exc.value.args[0] == {'changed': False, 'confirmed': False,
+                                 'msg': 'nothing to confirm: no change is waiting for confirmation on this node'}

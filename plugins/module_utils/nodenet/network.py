@@ -414,7 +414,12 @@ def converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail
 def module_spec():
     """The network module's argument spec: one list option per section the engine can run."""
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
-    spec = dict((s, dict(type='list', elements='dict')) for s, dummy in sections())
+    spec = {}
+    for s, kind in sections():
+        spec[s] = dict(type='list', elements='dict')
+        if _secret_options(KINDS[kind].OPTIONS):
+            # Ansible masks these only if it knows them: this section gets the kind's own argument spec
+            spec[s]['options'] = KINDS[kind].OPTIONS
     for s, opts in FILE_SECTIONS.items():
         spec[s] = dict(type='dict', options=opts)
     spec.update(
@@ -427,6 +432,33 @@ def module_spec():
         persist_engine_dir=dict(type='path', default=agent.ENGINE_DIR),
     )
     return spec
+
+
+def _secret_options(options, prefix=''):
+    """Dotted names of the no_log options of an argument spec (nested suboptions included)."""
+    out = []
+    for name, o in options.items():
+        if o.get('no_log'):
+            out.append(prefix + name)
+        if o.get('options'):
+            out.extend(_secret_options(o['options'], prefix + name + '.'))
+    return out
+
+
+def _inline_secrets(spec):
+    """[(field, section)] of secrets given inline in the state (e.g. wireguard[0].private_key)."""
+    found = []
+    for s, kind in sections():
+        names = _secret_options(KINDS[kind].OPTIONS)
+        for i, entry in enumerate(spec.get(s) or []):
+            for name in names:
+                head, dummy, tail = name.partition('.')
+                if not tail and entry.get(head) is not None:
+                    found.append('%s[%d].%s' % (s, i, head))
+                for j, sub in enumerate(entry.get(head) or [] if tail else []):
+                    if isinstance(sub, dict) and sub.get(tail) is not None:
+                        found.append('%s[%d].%s[%d].%s' % (s, i, head, j, tail))
+    return found
 
 
 def _strip(value):
@@ -459,6 +491,15 @@ def run_module(module):
         timeout = p.get('rollback_timeout')
         if timeout is not None:
             v.integer(timeout, 'rollback_timeout', 1, 86400)
+            if spec.get('wireguard'):
+                raise ValidationError("can't guard a WireGuard change: undoing it needs the private key, which is never "
+                                      "written to the journal; apply the wireguard section in a task without rollback_timeout",
+                                      'rollback_timeout')
+        if p.get('persist'):
+            secrets = _inline_secrets(spec)
+            if secrets:
+                raise ValidationError("persist: true would write this key to %s; keep it in a file on the node "
+                                      "(private_key_file) instead" % p['persist_path'], secrets[0])
         if module.check_mode:
             if agent.pending(netns) is not None:
                 module.warn('a change applied earlier is waiting for confirmation; a real run would be refused')
