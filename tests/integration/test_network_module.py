@@ -28,10 +28,13 @@ def test_failure_part_way_leaves_network_info_unchanged(netns):  # noqa: F811
                 ['link', 'set', 'sw0', 'up'], ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0'],
                 ['route', 'add', '10.1.0.0/16', 'via', '192.0.2.1']):
         subprocess.run(['ip', '-n', netns] + cmd, check=True)
-    # let the kernel finish giving the links their own IPv6 link-local addresses
+    # let the kernel finish giving the links their own IPv6 link-local addresses (and their DAD),
+    # which it does by itself after a link comes up: network_info is compared exactly
+    def settled():
+        out = subprocess.run(['ip', '-n', netns, '-6', 'addr'], capture_output=True, text=True, check=True).stdout
+        return out.count('fe80') >= 2 and 'tentative' not in out
     t0 = time.time()
-    while subprocess.run(['ip', '-n', netns, '-6', 'addr'], capture_output=True, text=True, check=True).stdout.count('fe80') < 2 \
-            and time.time() - t0 < 30:
+    while not settled() and time.time() - t0 < 30:
         time.sleep(0.2)
     r = playbook('network_rollback.yml', netns)
     assert r['rc'] == 0 and r['failed'] == 0, r['out'][-4000:]
