@@ -30,6 +30,7 @@ def test_failure_part_way_leaves_network_info_unchanged(netns):  # noqa: F811
         subprocess.run(['ip', '-n', netns] + cmd, check=True)
     # let the kernel finish giving the links their own IPv6 link-local addresses (and their DAD),
     # which it does by itself after a link comes up: network_info is compared exactly
+
     def settled():
         out = subprocess.run(['ip', '-n', netns, '-6', 'addr'], capture_output=True, text=True, check=True).stdout
         return out.count('fe80') >= 2 and 'tentative' not in out
