@@ -73,6 +73,7 @@ OPTIONS = netdev.options(
            + [(o, dict(type='bool')) for o in BOOLS]
            + [(o, dict(type='int')) for o in INTS])
 )
+OPTIONS['ad_user_port_key']['no_log'] = False   # an LACP port key, not a secret
 
 _patched = []
 
