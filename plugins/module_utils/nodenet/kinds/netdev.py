@@ -213,7 +213,7 @@ def ports_up(state, ports):
     """{port: up} for the existing links among `ports`: what to restore when they are released
     (the kernel takes a link down when it leaves a bond)."""
     links = state.links()
-    return dict((p, links[p]['up']) for p in ports if p in links)
+    return dict((p, bool(links[p].get('up'))) for p in ports if p in links)
 
 
 def restore_up(nl, ports_up):
