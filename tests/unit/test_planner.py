@@ -28,3 +28,23 @@ def test_planner_case(case):
         for field, (before, after) in fields.items():
             assert op['before'][field] == before
             assert op['after'][field] == after
+
+
+def test_ports_another_manager_owns_are_named_in_a_warning(tmp_path, monkeypatch):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
+    devices = tmp_path / 'NetworkManager' / 'devices'
+    devices.mkdir(parents=True)
+    (devices / '2').write_text('[device]\nmanaged=true\n')
+    monkeypatch.setattr(netdev, 'RUN_DIR', str(tmp_path))
+    state = StaticState({'link': {'eth1': {'name': 'eth1', 'index': 2, 'kind': None, 'up': True},
+                                  'eth2': {'name': 'eth2', 'index': 3, 'kind': None, 'up': True}}})
+    state.nl = object()          # the node's own namespace: no nodenet_netns
+    ctx = {}
+    plan(normalize({'bond': [{'name': 'bond0', 'links': ['eth1', 'eth2']}]}), state, ctx)
+    assert ctx['warnings'] == ["link 'eth1' (to become a port of 'bond0') is managed by NetworkManager, "
+                               "which may undo this change; mark it unmanaged there"]
+    # inside a lab namespace the host's manager files say nothing about its links
+    state.nl = type('NL', (), {'nodenet_netns': 'lab'})()
+    ctx = {}
+    plan(normalize({'bond': [{'name': 'bond0', 'links': ['eth1', 'eth2']}]}), state, ctx)
+    assert 'warnings' not in ctx

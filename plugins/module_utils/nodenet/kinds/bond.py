@@ -73,6 +73,7 @@ OPTIONS = netdev.options(
            + [(o, dict(type='bool')) for o in BOOLS]
            + [(o, dict(type='int')) for o in INTS])
 )
+OPTIONS['ad_user_port_key']['no_log'] = False   # an LACP port key, not a secret
 
 _patched = []
 
@@ -193,63 +194,45 @@ def port_details(slave_data):
             'permanent_hardware_addr': slave_data.get_attr('IFLA_BOND_SLAVE_PERM_HWADDR')}
 
 
-def read(nl, state):
-    return dict((n, r) for n, r in state.links().items() if r.get('kind') == KIND)
+read = netdev.reader(KIND)
 
 
 # ---------------------------------------------------------------- plan
-def _deps(rec):
-    return rec.get('links') or ()
-
-
-def declare(records, state, ctx):
-    netdev.declare(ctx, state, records, KIND, _deps)
+declare = netdev.declarer(KIND, lambda rec: rec.get('links') or ())
 
 
 def plan(records, state, ctx):
-    observed = state.links()
-    out = []
-    for i, rec in enumerate(records):
-        where = netdev.where_of(rec, i, records, KIND)
-
-        def f(name):
-            return v.sub(where, name)
-
+    def present(rec, obs, where, f):
         name = rec['name']
-        obs = observed.get(name)
-        if obs is not None and obs.get('kind') != KIND:
-            raise ValidationError("link '%s' exists and is a %s, not a bond" % (name, obs.get('kind') or 'physical link'), f('name'))
-        if rec['state'] == 'absent':
-            if obs is not None:
-                out.append(_op('delete', name, before=_recreatable(obs, netdev.ports_of(state, name))))
-            continue
         mode = rec.get('mode') or (obs or {}).get('mode') or 'balance-rr'
         check_modes(rec, mode, f)
-        for j, port in enumerate(rec.get('links') or ()):
-            netdev.check_port(ctx, state, port, name, '%s[%d]' % (f('links'), j))
-        netdev.warn_owners(ctx, state, [p for p in rec.get('links') or () if (observed.get(p) or {}).get('master') != name], name)
+        netdev.check_ports(ctx, state, rec, f)
         if obs is None:
-            after = netdev.clean(rec)
-            after['_ports_up'] = netdev.ports_up(state, rec.get('links') or ())
-            out.append(_op('create', name, after=after))
-            continue
-        before, after = netdev.common_changes(rec, obs, where)
-        for opt in BOND_OPTIONS:
-            if opt in rec and rec[opt] != obs.get(opt):
-                before[opt], after[opt] = obs.get(opt), rec[opt]
-        if 'links' in rec:
-            current = netdev.ports_of(state, name)
-            if set(current) != set(rec['links']):
-                before['links'], after['links'] = current, rec['links']
-                before['_ports_up'] = netdev.ports_up(state, [p for p in rec['links'] if p not in current])
-        if after:
-            if 'mode' in after or any(o in after for o in NEEDS_NO_PORTS):
-                # ports are released and re-added: record what to put back
-                before.setdefault('links', netdev.ports_of(state, name))
-                after.setdefault('links', before['links'])
-                before['_mode'], after['_mode'] = obs.get('mode'), mode
-            out.append(_op('modify', name, before=before, after=after))
-    return out
+            return netdev.create_op(KIND, rec, state)
+        return _changes(rec, obs, where, mode, state)
+
+    return netdev.plan_each(records, state, KIND, 'bond', lambda obs: _recreatable(obs, netdev.ports_of(state, obs['name'])), present)
+
+
+def _changes(rec, obs, where, mode, state):
+    name = rec['name']
+    before, after = netdev.common_changes(rec, obs, where)
+    for opt in BOND_OPTIONS:
+        if opt in rec and rec[opt] != obs.get(opt):
+            before[opt], after[opt] = obs.get(opt), rec[opt]
+    if 'links' in rec:
+        current = netdev.ports_of(state, name)
+        if set(current) != set(rec['links']):
+            before['links'], after['links'] = current, rec['links']
+            before['_ports_up'] = netdev.ports_up(state, [p for p in rec['links'] if p not in current])
+    if after:
+        if 'mode' in after or any(o in after for o in NEEDS_NO_PORTS):
+            # ports are released and re-added: record what to put back
+            before.setdefault('links', netdev.ports_of(state, name))
+            after.setdefault('links', before['links'])
+            before['_mode'], after['_mode'] = obs.get('mode'), mode
+        return _op('modify', name, before=before, after=after)
+    return None
 
 
 def _recreatable(obs, ports):

@@ -171,17 +171,11 @@ def port_vlans(nl):
     return out
 
 
-def read(nl, state):
-    return dict((n, r) for n, r in state.links().items() if r.get('kind') == KIND)
+read = netdev.reader(KIND)
 
 
 # ---------------------------------------------------------------- plan
-def _deps(rec):
-    return rec.get('links') or ()
-
-
-def declare(records, state, ctx):
-    netdev.declare(ctx, state, records, KIND, _deps)
+declare = netdev.declarer(KIND, lambda rec: rec.get('links') or ())
 
 
 def _observed_ports(state, name):
@@ -194,51 +188,35 @@ def _observed_ports(state, name):
 
 
 def plan(records, state, ctx):
-    observed = state.links()
-    out = []
-    for i, rec in enumerate(records):
-        where = netdev.where_of(rec, i, records, KIND)
-
-        def f(name):
-            return v.sub(where, name)
-
-        name = rec['name']
-        obs = observed.get(name)
-        if obs is not None and obs.get('kind') != KIND:
-            raise ValidationError("link '%s' exists and is a %s, not a bridge" % (name, obs.get('kind') or 'physical link'), f('name'))
-        if rec['state'] == 'absent':
-            if obs is not None:
-                out.append(_op('delete', name, before=_recreatable(obs, state)))
-            continue
-        for j, port in enumerate(rec.get('links') or ()):
-            netdev.check_port(ctx, state, port, name, '%s[%d]' % (f('links'), j))
-        netdev.warn_owners(ctx, state, [p for p in rec.get('links') or () if (observed.get(p) or {}).get('master') != name], name)
+    def present(rec, obs, where, f):
+        netdev.check_ports(ctx, state, rec, f)
         if obs is None:
-            after = netdev.clean(rec)
-            after['_ports_up'] = netdev.ports_up(state, rec.get('links') or ())
-            out.append(_op('create', name, after=after))
-            continue
-        before, after = netdev.common_changes(rec, obs, where)
-        for k in BRIDGE_FIELDS:
-            if k in rec and rec[k] != obs.get(k):
-                before[k], after[k] = obs.get(k), rec[k]
-        if 'links' in rec:
-            now = _observed_ports(state, name)
-            if set(now) != set(rec['links']):
-                before['links'], after['links'] = list(now), rec['links']
-                before['_ports_up'] = netdev.ports_up(state, [p for p in rec['links'] if p not in now])
-            pb, pa = {}, {}
-            for port, want in (rec.get('ports') or {}).items():
-                have = now.get(port) or {}
-                diff = dict((k, val) for k, val in want.items() if have.get(k) != val)
-                if diff:
-                    pb[port] = dict((k, have.get(k)) for k in diff)
-                    pa[port] = diff
-            if pa:
-                before['ports'], after['ports'] = pb, pa
-        if after:
-            out.append(_op('modify', name, before=before, after=after))
-    return out
+            return netdev.create_op(KIND, rec, state)
+        return _changes(rec, obs, where, state)
+
+    return netdev.plan_each(records, state, KIND, 'bridge', lambda obs: _recreatable(obs, state), present)
+
+
+def _changes(rec, obs, where, state):
+    before, after = netdev.common_changes(rec, obs, where)
+    for k in BRIDGE_FIELDS:
+        if k in rec and rec[k] != obs.get(k):
+            before[k], after[k] = obs.get(k), rec[k]
+    if 'links' in rec:
+        now = _observed_ports(state, rec['name'])
+        if set(now) != set(rec['links']):
+            before['links'], after['links'] = list(now), rec['links']
+            before['_ports_up'] = netdev.ports_up(state, [p for p in rec['links'] if p not in now])
+        pb, pa = {}, {}
+        for port, want in (rec.get('ports') or {}).items():
+            have = now.get(port) or {}
+            diff = dict((k, val) for k, val in want.items() if have.get(k) != val)
+            if diff:
+                pb[port] = dict((k, have.get(k)) for k in diff)
+                pa[port] = diff
+        if pa:
+            before['ports'], after['ports'] = pb, pa
+    return _op('modify', rec['name'], before=before, after=after) if after else None
 
 
 def _recreatable(obs, state):

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
@@ -80,6 +80,20 @@ def context(ctx, state):
     return ctx
 
 
+def reader(kind):
+    """read(nl, state) for a link kind: its LinkStatus records, from the one link dump."""
+    def read(nl, state):
+        return dict((n, r) for n, r in state.links().items() if r.get('kind') == kind)
+    return read
+
+
+def declarer(kind, deps):
+    """declare(records, state, ctx) for a link kind whose records need `deps(rec)` first."""
+    def declare_kind(records, state, ctx):
+        declare(ctx, state, records, kind, deps)
+    return declare_kind
+
+
 def declare(ctx, state, records, kind, deps):
     """Record what `records` of a simple kind (bond, vlan, bridge) create, remove and need."""
     context(ctx, state)
@@ -116,6 +130,40 @@ def need_link(ctx, name, field, role):
         raise ValidationError("link '%s', %s, is removed by this plan" % (name, role), field)
     if name not in ctx['link_present']:
         raise MissingReference("link '%s', %s, does not exist and is not declared" % (name, role), field)
+
+
+def plan_each(records, state, kind, noun, removal, present):
+    """The loop every link kind's planner shares: each record's field names, the existing link
+    of that name (refused when it is of another kind), removals (`removal(obs)` is the record
+    that recreates the link on rollback), and `present(rec, obs, where, f)` for the rest, which
+    returns an operation or None."""
+    observed = state.links()
+    out = []
+    for i, rec in enumerate(records):
+        where = where_of(rec, i, records, kind)
+
+        def f(name, where=where):
+            return v.sub(where, name)
+
+        name = rec['name']
+        obs = observed.get(name)
+        if obs is not None and obs.get('kind') != kind:
+            raise ValidationError("link '%s' exists and is a %s, not a %s" % (name, obs.get('kind') or 'physical link', noun), f('name'))
+        if rec['state'] == 'absent':
+            if obs is not None:
+                out.append(ops.make(kind, 'delete', name, before=removal(obs)))
+            continue
+        op = present(rec, obs, where, f)
+        if op:
+            out.append(op)
+    return out
+
+
+def create_op(kind, rec, state):
+    """Create a master with its ports; remembers which ports were up, to restore on rollback."""
+    after = clean(rec)
+    after['_ports_up'] = ports_up(state, rec.get('links') or ())
+    return ops.make(kind, 'create', rec['name'], after=after)
 
 
 def common_changes(rec, obs, where, fields=('up', 'mtu', 'hardware_addr')):
@@ -213,7 +261,7 @@ def ports_up(state, ports):
     """{port: up} for the existing links among `ports`: what to restore when they are released
     (the kernel takes a link down when it leaves a bond)."""
     links = state.links()
-    return dict((p, links[p]['up']) for p in ports if p in links)
+    return dict((p, bool(links[p].get('up'))) for p in ports if p in links)
 
 
 def restore_up(nl, ports_up):
@@ -270,6 +318,15 @@ def owner(name, ifindex, run_dir=None):
                 if line.split('=', 1)[1].strip() not in ('unmanaged', 'linger', ''):
                     return 'systemd-networkd'
     return None
+
+
+def check_ports(ctx, state, rec, f):
+    """The ports a master declares exist (or will), belong to no other master, and are not
+    another network manager's (a warning)."""
+    links = state.links()
+    for j, port in enumerate(rec.get('links') or ()):
+        check_port(ctx, state, port, rec['name'], '%s[%d]' % (f('links'), j))
+    warn_owners(ctx, state, [p for p in rec.get('links') or () if (links.get(p) or {}).get('master') != rec['name']], rec['name'])
 
 
 def warn_owners(ctx, state, ports, master):

@@ -54,35 +54,15 @@ def details(data, names, m):
     }
 
 
-def read(nl, state):
-    return dict((n, r) for n, r in state.links().items() if r.get('kind') == KIND)
+read = netdev.reader(KIND)
 
 
-def _deps(rec):
-    return [rec['parent']] if rec.get('parent') else []
-
-
-def declare(records, state, ctx):
-    netdev.declare(ctx, state, records, KIND, _deps)
+declare = netdev.declarer(KIND, lambda rec: [rec['parent']] if rec.get('parent') else [])
 
 
 def plan(records, state, ctx):
-    observed = state.links()
-    out = []
-    for i, rec in enumerate(records):
-        where = netdev.where_of(rec, i, records, KIND)
-
-        def f(name):
-            return v.sub(where, name)
-
+    def present(rec, obs, where, f):
         name = rec['name']
-        obs = observed.get(name)
-        if obs is not None and obs.get('kind') != KIND:
-            raise ValidationError("link '%s' exists and is a %s, not a VLAN" % (name, obs.get('kind') or 'physical link'), f('name'))
-        if rec['state'] == 'absent':
-            if obs is not None:
-                out.append(_op('delete', name, before=_recreatable(obs)))
-            continue
         if obs is None:
             for k in ('parent', 'vlan_id'):
                 if k not in rec:
@@ -98,16 +78,15 @@ def plan(records, state, ctx):
         if obs is None:
             after = netdev.clean(rec)
             after.setdefault('protocol', '802.1q')
-            out.append(_op('create', name, after=after))
-            continue
+            return _op('create', name, after=after)
         for k in FIXED:
             if k in rec and obs.get(k) != rec[k]:
                 raise ValidationError("VLAN '%s' has %s=%s; the kernel fixes it at creation, so changing it to %s needs the VLAN "
                                       "removed first (state: absent, then create it again)" % (name, k, obs.get(k), rec[k]), f(k))
         before, after = netdev.common_changes(rec, obs, where)
-        if after:
-            out.append(_op('modify', name, before=before, after=after))
-    return out
+        return _op('modify', name, before=before, after=after) if after else None
+
+    return netdev.plan_each(records, state, KIND, 'VLAN', _recreatable, present)
 
 
 def _recreatable(obs):
