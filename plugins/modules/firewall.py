@@ -192,32 +192,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import OPTIONS, converge_firewall, module_runner
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import ARGSPEC, converge_firewall, module_runner, section_params
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(dict(
-            default_action=dict(type='str', default='accept', choices=['accept', 'block']),
-            rules=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                port_selector=dict(type='dict', required=True, options=dict(
-                    protocol=dict(type='str', required=True, choices=['tcp', 'udp', 'icmp', 'icmpv6']),
-                    ports=dict(type='list', elements='raw'),
-                )),
-                ingress=dict(type='list', elements='dict', default=[], options={
-                    'subnet': dict(type='str', required=True),
-                    'except': dict(type='list', elements='str'),
-                }),
-            )),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            allow_lockout=dict(type='bool', default=False),
-        )),
+        argument_spec=argument_spec(ARGSPEC),
         supports_check_mode=True,
     )
-    params = dict((k, module.params[k]) for k in OPTIONS)
-    if params['state'] == 'absent' and not params['rules']:
-        params.pop('rules')
+    params = section_params(module.params)
     try:
         result = converge_firewall(params, netns=module.params['netns'], check_mode=module.check_mode,
                                    diff_mode=module._diff, run=module_runner(module))

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, MissingReference, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, MissingReference, NodenetError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 
 from conftest import sh
@@ -547,3 +547,62 @@ def test_confirm_alone_and_check_mode(netns, run_dir):
         network.run_module(FakeModule(netns=netns, confirm=True))
     assert exc.value.args[0] == {'changed': False, 'confirmed': False,
                                  'msg': 'nothing to confirm: no change is waiting for confirmation on this node'}
+
+
+def nft_run(argv, data=None, binary_data=False):
+    """A run_command stand-in for the firewall section (the module passes its own)."""
+    p = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
+    return p.returncode, p.stdout, p.stderr
+
+
+FIREWALL = {'default_action': 'block',
+            'rules': [{'name': 'kubelet', 'port_selector': {'protocol': 'tcp', 'ports': [10250]},
+                       'ingress': [{'subnet': '10.0.0.0/8'}]}]}
+
+
+def nft_table(netns):
+    p = subprocess.run(['ip', 'netns', 'exec', netns, 'nft', '-j', 'list', 'table', 'inet', 'nodenet'],
+                       capture_output=True, text=True, check=False)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def test_firewall_section_checked_with_the_rest_applied_last_and_idempotent(run, netns):
+    spec = dict(NODE, firewall=FIREWALL)
+    r = run(spec, check_mode=True, diff_mode=True, run=nft_run)
+    assert r['operations'][-1] == 'create table inet nodenet' and nft_table(netns) is None
+    assert any('kubelet' in (d.get('after') or '') for d in r['diff'])
+    r = run(spec, run=nft_run)
+    table = nft_table(netns)
+    assert table is not None and r['firewall']['default_action'] == 'block'
+    comments = [o['rule'].get('comment') for o in table['nftables'] if 'rule' in o]
+    assert 'kubelet' in comments
+    assert run(spec, run=nft_run)['changed'] is False
+
+
+def test_firewall_section_bad_input_names_the_field_before_anything(run, netns, snapshot):
+    empty = snapshot()
+    bad = dict(NODE, firewall={'default_action': 'block', 'rules': [
+        {'name': 'x', 'port_selector': {'protocol': 'tcp', 'ports': ['2000-1000']}, 'ingress': [{'subnet': '10.0.0.0/8'}]}]})
+    with pytest.raises(ValidationError) as e:
+        run(bad, run=nft_run)
+    assert e.value.field.startswith('firewall.rules[0]')
+    assert snapshot() == empty and nft_table(netns) is None
+
+
+def test_failure_after_the_firewall_puts_its_table_back(run, netns, snapshot):
+    run({'firewall': {'default_action': 'accept', 'rules': [
+        {'name': 'ssh', 'port_selector': {'protocol': 'tcp', 'ports': [22]}, 'ingress': [{'subnet': '10.0.0.0/8'}]}]}}, run=nft_run)
+    before_table = nft_table(netns)
+    before = snapshot()
+
+    def boom(journal, snaps):
+        raise NodenetError('injected failure after the firewall (test hook)')
+
+    with pytest.raises(ApplyError) as e:
+        run(dict(NODE, firewall=FIREWALL), run=nft_run, on_applied=boom)
+    assert 'rolled back' in str(e.value)
+    assert snapshot() == before
+
+    def rules(t):
+        return [(o['rule'].get('comment'), json.dumps(o['rule']['expr'], sort_keys=True)) for o in t['nftables'] if 'rule' in o]
+    assert rules(nft_table(netns)) == rules(before_table)

@@ -44,6 +44,23 @@ PROTOCOLS = ('tcp', 'udp', 'icmp', 'icmpv6')
 L4PROTO = {'tcp': 'tcp', 'udp': 'udp', 'icmp': 'icmp', 'icmpv6': 'ipv6-icmp'}
 USER_PROTOCOL = dict((n, p) for p, n in L4PROTO.items())
 OPTIONS = ('default_action', 'rules', 'state', 'allow_lockout')
+# The firewall module's options (and the network module's `firewall` section).
+ARGSPEC = dict(
+    default_action=dict(type='str', default='accept', choices=['accept', 'block']),
+    rules=dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='str', required=True),
+        port_selector=dict(type='dict', required=True, options=dict(
+            protocol=dict(type='str', required=True, choices=['tcp', 'udp', 'icmp', 'icmpv6']),
+            ports=dict(type='list', elements='raw'),
+        )),
+        ingress=dict(type='list', elements='dict', default=[], options={
+            'subnet': dict(type='str', required=True),
+            'except': dict(type='list', elements='str'),
+        }),
+    )),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    allow_lockout=dict(type='bool', default=False),
+)
 RULE_OPTIONS = ('name', 'port_selector', 'ingress')
 ICMP_RATE = 5            # packets per second, as Talos
 BUILTIN = 'nodenet:'     # comment prefix of the rules this module always adds (':' is not allowed in names)
@@ -764,9 +781,25 @@ def _nft_binary():
 
 def module_runner(module):
     """A `run` for this file from an AnsibleModule: its run_command, stdin passed through unchanged."""
+    return command_runner(module.run_command)
+
+
+def command_runner(run_command):
+    """A `run` for this file from a run_command-like function (argv, data=..., binary_data=...)."""
     def run(argv, data=None):
-        return module.run_command(argv, data=data, binary_data=True)
+        return run_command(argv, data=data, binary_data=True)
     return run
+
+
+def section_params(params):
+    """The firewall options as converge_firewall takes them (absent with no rules: no rules)."""
+    params = dict((k, params.get(k)) for k in OPTIONS)
+    for k, spec in ARGSPEC.items():
+        if params.get(k) is None and 'default' in spec:
+            params[k] = spec['default']
+    if params['state'] == 'absent' and not params['rules']:
+        params.pop('rules')
+    return params
 
 
 def nft(args, netns, data, run):

@@ -12,12 +12,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import os
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan, rollback
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as filecommon
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts as hosts_file
@@ -79,8 +81,9 @@ def section_of(kind):
 
 # ---------------------------------------------------------------- validate
 def normalize_spec(spec):
-    """{section: entries} -> ({kind: [records]}, {file section: normalized}) or ValidationError."""
-    known = set(s for s, dummy in sections()) | set(FILE_SECTIONS)
+    """{section: entries} -> ({kind: [records]}, {file section: params}, firewall params or None);
+    raises ValidationError."""
+    known = set(s for s, dummy in sections()) | set(FILE_SECTIONS) | set(['firewall'])
     for s in spec:
         if s not in known:
             raise ValidationError("unknown section; this engine has: %s" % ', '.join(sorted(known)), s)
@@ -114,7 +117,11 @@ def normalize_spec(spec):
         except ValidationError as e:
             raise ValidationError(e.msg, v.sub(s, e.field or ''))
         files[s] = params
-    return records, files
+    fw = None
+    if spec.get('firewall') is not None:
+        fw = firewall.section_params(spec['firewall'])
+        firewall.normalize(fw, 'firewall')
+    return records, files, fw
 
 
 def _final_links(records, state, ops):
@@ -326,6 +333,14 @@ def restore_files(snaps):
     return errors
 
 
+def restore_firewall(saved, netns, run):
+    """Put the firewall table back as it was listed before this run changed it; returns error strings."""
+    if saved is None:
+        return []
+    rc, dummy, err = firewall.nft(['-j', '-f', '-'], netns, json.dumps(firewall.restore_batch(saved['listing'])), run)
+    return [] if rc == 0 else ['restore the firewall table: %s' % err.strip()]
+
+
 # ---------------------------------------------------------------- the pipeline
 def object_diff(ops):
     """One before/after per changed object, grouped by section in dependency order, only what changes."""
@@ -348,7 +363,7 @@ def converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail
     nothing changed): confirm-or-revert and persistence hook in there. If it raises, everything is
     rolled back. extra_operations/extra_diff: what the caller's hook will change (persistence).
     """
-    records, files = normalize_spec(spec)
+    records, files, fw = normalize_spec(spec)
     for p in purge:
         if p not in PURGEABLE:
             raise ValidationError("'%s' can't be purged; choose from: %s" % (p, ', '.join(sorted(PURGEABLE))), 'purge')
@@ -370,33 +385,47 @@ def converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail
         for s, params in files.items():
             fresults[s] = _file_converge(s, params, True, diff_mode, run)
         changed_files = [s for s in FILE_ORDER if s in fresults and fresults[s]['changed']]
-        result = {'changed': bool(ops) or bool(changed_files) or bool(extra_operations),
+        # the firewall: its batch checked in the kernel (nft -c) and the lock-out guard, nothing committed
+        fw_run = firewall.command_runner(run) if run is not None else None
+        fwr = firewall.converge_firewall(fw, netns, check_mode=True, diff_mode=diff_mode, run=fw_run) if fw is not None else None
+        fw_changed = bool(fwr and fwr['changed'])
+        result = {'changed': bool(ops) or bool(changed_files) or fw_changed or bool(extra_operations),
                   'operations': [summary(op) + (' (purge)' if op.get('purge') else '') for op in ops]
-                  + ['write %s %s' % (s, fresults[s]['path']) for s in changed_files] + list(extra_operations)}
+                  + ['write %s %s' % (s, fresults[s]['path']) for s in changed_files]
+                  + (fwr['operations'] if fw_changed else []) + list(extra_operations)}
         warnings = []
         for s in FILE_ORDER:
             warnings.extend(fresults.get(s, {}).get('warnings', []))
+        warnings.extend((fwr or {}).get('warnings', []))
         if diff_mode:
             d = object_diff(ops)
             for s in changed_files:
                 fd = fresults[s]['diff']
                 d.extend(fd if isinstance(fd, list) else [fd])
+            if fw_changed:
+                d.extend(fwr['diff'])
             result['diff'] = d + list(extra_diff)
         if check_mode or not result['changed']:
             result['warnings'] = warnings
             return result
         journal = apply_plan(nl, ops, fail_after=fail_after) if ops else []
         snaps = []
+        fw_before = None
         try:
             for s in changed_files:
                 snaps.append(file_snapshot(s, files[s]))
                 r = _file_converge(s, files[s], False, False, run)
                 warnings.extend(w for w in r.get('warnings', []) if w not in warnings)
+            if fw_changed:
+                # last: one atomic nft transaction; on a later failure the table goes back as it was listed
+                listing = firewall.read_tables(netns, fw_run)[0]
+                result['firewall'] = firewall.converge_firewall(fw, netns, run=fw_run)['firewall']
+                fw_before = {'listing': listing}
             if on_applied is not None:
                 on_applied(journal, snaps)
         except Exception as e:  # noqa: BLE001
             failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
-            errors = rollback(nl, journal) + restore_files(snaps)
+            errors = rollback(nl, journal) + restore_files(snaps) + restore_firewall(fw_before, netns, fw_run)
             if errors:
                 msg = "%s; ROLLBACK INCOMPLETE: %s" % (failed, '; '.join(errors))
             else:
@@ -422,6 +451,7 @@ def module_spec():
             spec[s]['options'] = KINDS[kind].OPTIONS
     for s, opts in FILE_SECTIONS.items():
         spec[s] = dict(type='dict', options=opts)
+    spec['firewall'] = dict(type='dict', options=firewall.ARGSPEC)
     spec.update(
         purge=dict(type='list', elements='str', choices=sorted(PURGEABLE), default=[]),
         rollback_timeout=dict(type='int'),
@@ -474,7 +504,7 @@ def run_module(module):
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
     p = module.params
     netns = p.get('netns')
-    names = [s for s, dummy in sections()] + list(FILE_SECTIONS)
+    names = [s for s, dummy in sections()] + list(FILE_SECTIONS) + ['firewall']
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
     try:
         if p['confirm']:
@@ -495,6 +525,13 @@ def run_module(module):
                 raise ValidationError("can't guard a WireGuard change: undoing it needs the private key, which is never "
                                       "written to the journal; apply the wireguard section in a task without rollback_timeout",
                                       'rollback_timeout')
+            if spec.get('firewall'):
+                raise ValidationError("the confirm-or-revert watchdog does not restore the firewall (yet); apply the "
+                                      "firewall section in a task without rollback_timeout (its own lock-out guard "
+                                      "refuses a policy that would cut this connection)", 'rollback_timeout')
+        if p.get('persist') and spec.get('firewall'):
+            raise ValidationError("the boot-time unit does not apply the firewall (yet); apply the firewall section in a "
+                                  "task without persist", 'persist')
         if p.get('persist'):
             secrets = _inline_secrets(spec)
             if secrets:
