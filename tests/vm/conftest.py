@@ -105,6 +105,16 @@ def _netns_delete(name: str) -> None:
     subprocess.run([_ip_binary(), "netns", "delete", name], check=False, capture_output=True)
 
 
+def quiet_ipv6(netns: str) -> None:
+    """No IPv6 link-local addresses and no DAD on the links made from now on in `netns`: the kernel
+    adds and confirms those asynchronously when a link comes up, so before/after snapshots of a
+    rollback would otherwise depend on timing (emulation makes that window long)."""
+    for conf in ("default", "all"):
+        for key, val in (("addr_gen_mode", 1), ("accept_dad", 0)):
+            subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw", f"net.ipv6.conf.{conf}.{key}={val}"],
+                           check=True, capture_output=True)
+
+
 @pytest.fixture
 def netns():
     """A fresh, uniquely named network namespace (``ip netns add``); deleted afterwards."""

@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
+from conftest import quiet_ipv6
 
 
 def apply(netns, desired, **kw):
@@ -29,10 +30,9 @@ def apply(netns, desired, **kw):
 
 def nics(ip, netns, *names):
     """Dummy links stand in for the node's NICs (they exist before the play, like real ones).
-    New links get no IPv6 link-local address: the kernel adds those asynchronously when a
-    link comes up, which would make before/after snapshots depend on timing."""
-    for conf in ('default', 'all'):
-        subprocess.run(['ip', 'netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv6.conf.%s.addr_gen_mode=1' % conf], check=True)
+    IPv6 autoconfiguration is off in the namespace (conftest.quiet_ipv6) so snapshots don't
+    depend on its timing."""
+    quiet_ipv6(netns)
     for n in names:
         ip(netns, 'link', 'add', n, 'type', 'dummy')
 

@@ -1,7 +1,6 @@
 """VM tier for seed.nodenet.network, in-process (an Ansible run costs ~30 s under emulation):
 a node built from dummy links (which this host's kernel lacks) in one plan, idempotent, purge,
-and a kernel refusal part way rolled back. The bond/VLAN worked example of issue 3 needs the
-bond and vlan engine kinds, which are not in this branch."""
+and a kernel refusal part way rolled back; the bond/VLAN/bridge worked example in one task."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collect
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError  # noqa: E402
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather  # noqa: E402
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge  # noqa: E402
+from conftest import quiet_ipv6  # noqa: E402
 
 NODE = {
     "links": [{"name": "uplink0", "kind": "dummy", "mtu": 9000, "up": True},
@@ -39,6 +39,7 @@ def _addrs(ip_json, netns):
 
 
 def test_whole_node_of_dummy_links_in_one_plan(netns, ip, ip_json):
+    quiet_ipv6(netns)
     r = converge(_copy(NODE), netns=netns)
     assert r["changed"] and r["operations"][0] == "create link uplink0"
     links = {l["ifname"]: l for l in ip_json(netns, "-d", "link", "show")}
@@ -103,6 +104,7 @@ def test_worked_example_in_one_network_task_then_idempotent(netns, ip, ip_json, 
 
 
 def test_worked_example_cross_checks_and_rollback(netns, ip):
+    quiet_ipv6(netns)
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
     _nics(ip, netns)
     before = gather(netns, ["links", "addresses", "routes", "rules"])
