@@ -358,18 +358,11 @@ def inverse(op):
 
 # ---------------------------------------------------------------- verify
 def satisfied(op, state):
-    obs = state.links().get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "bond '%s' is missing" % op['key']
-    mode = obs.get('mode')
-    for k, want in op['after'].items():
-        if k == 'name' or k.startswith('_') or not fits(k, mode):
-            continue
-        have = netdev.ports_of(state, op['key']) if k == 'links' else obs.get(k)
+    def observed(k, obs, want):
+        if not fits(k, obs.get('mode')):
+            return None
         if k == 'links':
-            have, want = sorted(have), sorted(want)
-        if have != want:
-            return False, "bond '%s' %s is %s, expected %s" % (op['key'], k, have, want)
-    return True, None
+            return sorted(netdev.ports_of(state, op['key'])), sorted(want)
+        return obs.get(k), want
+
+    return netdev.satisfied(op, state, 'bond', observed)

@@ -332,23 +332,13 @@ def inverse(op):
 
 # ---------------------------------------------------------------- verify
 def satisfied(op, state):
-    obs = state.links().get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "bridge '%s' is missing" % op['key']
     ports = _observed_ports(state, op['key'])
-    for k, want in op['after'].items():
-        if k == 'name' or k.startswith('_'):
-            continue
+
+    def observed(k, obs, want):
         if k == 'links':
-            if sorted(ports) != sorted(want):
-                return False, "bridge '%s' ports are %s, expected %s" % (op['key'], sorted(ports), sorted(want))
-        elif k == 'ports':
-            for port, fields in want.items():
-                for pk, pv in fields.items():
-                    if (ports.get(port) or {}).get(pk) != pv:
-                        return False, "bridge '%s' port '%s' %s is %s, expected %s" % (op['key'], port, pk, (ports.get(port) or {}).get(pk), pv)
-        elif obs.get(k) != want:
-            return False, "bridge '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), want)
-    return True, None
+            return sorted(ports), sorted(want)
+        if k == 'ports':   # only the port fields the operation set
+            return dict((p, dict((f, (ports.get(p) or {}).get(f)) for f in fields)) for p, fields in want.items()), want
+        return obs.get(k), want
+
+    return netdev.satisfied(op, state, 'bridge', observed)

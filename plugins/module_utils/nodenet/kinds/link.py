@@ -12,7 +12,6 @@ import ipaddress
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'link'
 RANK = 0
@@ -318,10 +317,6 @@ def _op(action, name, before=None, after=None):
 
 
 # ---------------------------------------------------------------- apply
-_index = link_index
-_set = netdev.set_fields
-
-
 def apply(nl, op):
     name = op['key']
     what = "%s link '%s'" % (op['action'], name)
@@ -330,14 +325,14 @@ def apply(nl, op):
             rec = op['after']
             nl.link('add', **_add_args(nl, rec))
             try:
-                _set(nl, name, dict((k, rec[k]) for k in MUTABLE if k in rec and k != 'macvlan_mode'))
+                netdev.set_fields(nl, name, dict((k, rec[k]) for k in MUTABLE if k in rec and k != 'macvlan_mode'))
             except Exception:
-                nl.link('del', index=_index(nl, name))
+                nl.link('del', index=netdev.index(nl, name))
                 raise
         elif op['action'] == 'modify':
-            _set(nl, name, op['after'])
+            netdev.set_fields(nl, name, op['after'])
         elif op['action'] == 'delete':
-            nl.link('del', index=_index(nl, name))
+            nl.link('del', index=netdev.index(nl, name))
     except Exception as e:  # noqa: BLE001
         raise explain(e, what, kind=(op['after'] or op['before'] or {}).get('kind'))
 
@@ -348,14 +343,14 @@ def _add_args(nl, rec):
     if kind == 'veth':
         kw['peer'] = {'ifname': rec['peer']}
     elif kind == 'macvlan':
-        kw['link'] = _index(nl, rec['parent'])
+        kw['link'] = netdev.index(nl, rec['parent'])
         kw['macvlan_mode'] = rec.get('macvlan_mode') or 'bridge'
     elif kind == 'vxlan':
         kw['vxlan_id'] = rec['vni']
         kw['vxlan_port'] = rec.get('port', 4789)
         kw['vxlan_learning'] = 1 if rec.get('learning', True) else 0
         if rec.get('parent'):
-            kw['vxlan_link'] = _index(nl, rec['parent'])
+            kw['vxlan_link'] = netdev.index(nl, rec['parent'])
         six = any(':' in (rec.get(k) or '') for k in ('local', 'remote', 'group'))
         if rec.get('local'):
             kw['vxlan_local6' if six else 'vxlan_local'] = rec['local']

@@ -288,6 +288,25 @@ def check_port(ctx, state, port, master, field):
         raise ValidationError("link '%s' is already a port of '%s'; remove it from there first" % (port, obs['master']), field)
 
 
+# ---------------------------------------------------------------- verify
+def satisfied(op, state, noun, observed):
+    """verify for a link kind: gone after a removal; otherwise every field the operation set,
+    as the kernel shows it. observed(field, record, wanted) -> (have, want) to compare, or None
+    to skip the field (one the kernel does not report the way it was set)."""
+    obs = state.links().get(op['key'])
+    if op['action'] == 'delete':
+        return obs is None, None
+    if obs is None:
+        return False, "%s '%s' is missing" % (noun, op['key'])
+    for k, want in op['after'].items():
+        if k == 'name' or k.startswith('_'):
+            continue
+        pair = observed(k, obs, want)
+        if pair is not None and pair[0] != pair[1]:
+            return False, "%s '%s' %s is %s, expected %s" % (noun, op['key'], k, pair[0], pair[1])
+    return True, None
+
+
 # ---------------------------------------------------------------- other managers
 RUN_DIR = '/run'
 

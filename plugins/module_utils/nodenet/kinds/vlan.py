@@ -123,12 +123,4 @@ def inverse(op):
 
 
 def satisfied(op, state):
-    obs = state.links().get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "VLAN '%s' is missing" % op['key']
-    for k, want in op['after'].items():
-        if k != 'name' and not k.startswith('_') and obs.get(k) != want:
-            return False, "VLAN '%s' %s is %s, expected %s" % (op['key'], k, obs.get(k), want)
-    return True, None
+    return netdev.satisfied(op, state, 'VLAN', lambda k, obs, want: (obs.get(k), want))
