@@ -369,6 +369,20 @@ EXAMPLES = r'''
     hostname: {hostname: node1.example.com}
     purge: [addresses, routes]
 
+- name: Addresses and the ingress firewall together - the firewall is checked with the rest and applied last
+  seed.nodenet.network:
+    links: [{name: eth0, up: true}]
+    addresses: [{address: 192.0.2.10/24, link: eth0}]
+    firewall:
+      default_action: block
+      rules:
+        - name: kubelet
+          port_selector: {protocol: tcp, ports: [10250]}
+          ingress: [{subnet: 192.0.2.0/24}]
+        - name: nodeports
+          port_selector: {protocol: tcp, ports: ["30000-32767"]}
+          ingress: [{subnet: 0.0.0.0/0, except: [192.0.2.66/32]}]
+
 - name: Two NICs, an LACP bond, VLANs 100 and 200 on it, a bridge on VLAN 100 - one plan, in dependency order
   seed.nodenet.network:
     links:
