@@ -12,9 +12,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS, RESOURCES
 
-RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule', 'wireguard': 'wireguard'}
 ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall')
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns

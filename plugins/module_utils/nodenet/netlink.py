@@ -123,6 +123,7 @@ def link_index(nl, name):
 
 def forget_links(nl):
     nl.nodenet_ifindex = {}
+    nl.nodenet_promoted = set()   # a link recreated under the same name has its sysctls reset
 
 
 NETLINK_ROUTE = 0

@@ -10,6 +10,7 @@ __metaclass__ = type
 import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index, write_sysctl)
@@ -19,10 +20,14 @@ try:
 except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
     ifaddrmsg = None
 
-RTM_NEWADDR = 20
+RTM_NEWADDR, RTM_DELADDR = 20, 21
 
 KIND = 'address'
+SECTION = 'addresses'
 RANK = 1
+LINK = False
+FEATURE = None
+INFO = 'addresses'
 SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
 IFA_FLAGS = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
              (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
@@ -34,6 +39,8 @@ OPTIONS = dict(
     state=dict(type='str', default='present', choices=['present', 'absent']),
     label=dict(type='str'),
 )
+
+_op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
@@ -116,8 +123,16 @@ def plan(records, state, ctx):
     return ops
 
 
-def _op(action, k, before=None, after=None):
-    return {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
+def purge(records, state, links, planned):
+    """Removals for `purge: [addresses]`: the addresses on managed links that no entry declares
+    (not the kernel's own IPv6 link-local ones)."""
+    declared = set(key(r) for r in records.get(KIND, []))
+    out = []
+    for k, obs in sorted(state.get(KIND).items()):
+        if obs['link'] in links and k not in declared and (KIND, k) not in planned \
+                and not (obs['family'] == 'inet6' and obs['scope'] == 'link'):
+            out.append(_op('delete', k, before=obs))
+    return out
 
 
 def _clean(rec):
@@ -148,10 +163,10 @@ def apply(nl, op):
 
 
 def message(nl, op):
-    """The create request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] != 'create' or ifaddrmsg is None:
+    """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] == 'modify' or ifaddrmsg is None:
         return None
-    rec = op['after']
+    rec = op['after'] if op['action'] == 'create' else op['before']
     addr, plen = rec['address'].rsplit('/', 1)
     m = ifaddrmsg()
     m['family'] = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
@@ -161,33 +176,42 @@ def message(nl, op):
     if rec.get('label'):
         attrs.append(('IFA_LABEL', rec['label']))
     m['attrs'] = attrs
-    m['header']['type'] = RTM_NEWADDR
-    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    if op['action'] == 'create':
+        m['header']['type'] = RTM_NEWADDR
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    else:
+        _promote_secondaries(nl, rec)
+        m['header']['type'] = RTM_DELADDR
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
     return m
 
 
-def _delete(nl, rec):
-    if rec.get('family') == 'inet4' and 'secondary' not in (rec.get('flags') or []):
-        # without this the kernel deletes every secondary address of the subnet with its primary
+def _promote_secondaries(nl, rec):
+    """Before removing a primary IPv4 address: without promote_secondaries the kernel deletes every
+    secondary address of the subnet with it. Written once per link and socket."""
+    if rec.get('family') != 'inet4' or 'secondary' in (rec.get('flags') or []):
+        return
+    done = getattr(nl, 'nodenet_promoted', None)
+    if done is None:
+        done = nl.nodenet_promoted = set()
+    if rec['link'] not in done:
         write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % rec['link'], 1)
+        done.add(rec['link'])
+
+
+def _delete(nl, rec):
+    _promote_secondaries(nl, rec)
     nl.addr('del', **_args(nl, rec))
 
 
-def inverse(op):
-    if op['action'] == 'create':
-        return _op('delete', op['key'], before=op['after'])
-    if op['action'] == 'delete':
-        return _op('create', op['key'], after=_clean(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=op['before'])
+inverse = base.inverter(KIND, _clean)
 
 
-def satisfied(op, state):
-    obs = state.get(KIND).get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "address %s is missing" % op['key']
+def _check(op, obs):
     want = op['after'].get('label')
     if want and obs.get('label') != want:
-        return False, "address %s has label %s, expected %s" % (op['key'], obs.get('label'), want)
-    return True, None
+        return "address %s has label %s, expected %s" % (op['key'], obs.get('label'), want)
+    return None
+
+
+satisfied = base.presence(KIND, 'address', _check)

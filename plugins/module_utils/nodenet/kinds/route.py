@@ -10,6 +10,7 @@ __metaclass__ = type
 import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
@@ -19,11 +20,15 @@ try:
 except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
     rtmsg = None
 
-RTM_NEWROUTE = 24
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RT_TABLE_COMPAT = 252
 
 KIND = 'route'
+SECTION = 'routes'
 RANK = 2
+LINK = False
+FEATURE = None
+INFO = 'routes'
 TYPES = {'unicast': 1, 'blackhole': 6, 'unreachable': 7, 'prohibit': 8}
 TYPE_NAMES = dict((n, t) for t, n in TYPES.items())
 PROTOCOLS = {0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 16: 'dhcp', 186: 'bgp', 188: 'ospf'}
@@ -43,6 +48,8 @@ OPTIONS = dict(
     type=dict(type='str', default='unicast', choices=list(TYPES)),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
+
+_op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
@@ -173,11 +180,16 @@ def _matches_for_removal(rec, obs):
     return True
 
 
-def _op(action, k, before=None, after=None, changes=None):
-    op = {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
-    if changes:
-        op['changes'] = changes
-    return op
+def purge(records, state, links, planned):
+    """Removals for `purge: [routes]`: routes through managed links that no entry declares, except
+    the kernel's own (protocol kernel), the local table's, multipath routes and ones with protocol 9."""
+    declared = set(key(r) for r in records.get(KIND, []))
+    out = []
+    for k, obs in sorted(state.get(KIND).items()):
+        if obs.get('link') in links and k not in declared and (KIND, k) not in planned \
+                and obs['protocol'] not in ('kernel', '9') and obs['table'] != 255 and not obs.get('multipath'):
+            out.append(_op('delete', k, before=obs))
+    return out
 
 
 def _clean(rec):
@@ -223,10 +235,10 @@ def apply(nl, op):
 
 
 def message(nl, op):
-    """The create request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] != 'create' or rtmsg is None:
+    """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] == 'modify' or rtmsg is None:
         return None
-    kw = _args(nl, op['after'])
+    kw = _args(nl, op['after'] if op['action'] == 'create' else op['before'])
     m = rtmsg()
     m['family'] = kw['family']
     dst, plen = kw['dst'].split('/')
@@ -241,30 +253,27 @@ def message(nl, op):
     for key, nla in (('gateway', 'RTA_GATEWAY'), ('prefsrc', 'RTA_PREFSRC'), ('oif', 'RTA_OIF')):
         if kw.get(key) is not None:
             attrs.append((nla, kw[key]))
-    if kw.get('metrics'):
+    if kw.get('metrics') and op['action'] == 'create':
         attrs.append(('RTA_METRICS', {'attrs': [('RTAX_MTU', kw['metrics']['mtu'])]}))
     m['attrs'] = attrs
-    m['header']['type'] = RTM_NEWROUTE
-    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    if op['action'] == 'create':
+        m['header']['type'] = RTM_NEWROUTE
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    else:
+        m['header']['type'] = RTM_DELROUTE
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
     return m
 
 
-def inverse(op):
-    if op['action'] == 'create':
-        return _op('delete', op['key'], before=op['after'])
-    if op['action'] == 'delete':
-        return _op('create', op['key'], after=_clean(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=op['before'])
+inverse = base.inverter(KIND, _clean)
 
 
-def satisfied(op, state):
-    obs = state.get(KIND).get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "route %s is missing" % op['key']
+def _check(op, obs):
     for f in MANAGED:
         if f in op['after'] or f == 'gateway':
             if obs.get(f) != op['after'].get(f):
-                return False, "route %s has %s=%s, expected %s" % (op['key'], f, obs.get(f), op['after'].get(f))
-    return True, None
+                return "route %s has %s=%s, expected %s" % (op['key'], f, obs.get(f), op['after'].get(f))
+    return None
+
+
+satisfied = base.presence(KIND, 'route', _check)
