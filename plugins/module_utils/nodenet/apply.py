@@ -199,11 +199,17 @@ def rollback(nl, journal):
 
 
 def verify(nl, ops):
-    """Re-read the kernel until every operation's result is visible (bounded)."""
+    """Re-read the kernel until every operation's result is visible (bounded). Only what the plan
+    touched is re-read: the kinds of its operations and, where the kind can narrow its read
+    (kind.read_some), only the links or tables the operations name."""
+    only = {}
+    for kind in set(op['kind'] for op in ops):
+        if hasattr(KINDS[kind], 'read_some'):
+            only[kind] = KINDS[kind].read_some([op for op in ops if op['kind'] == kind])
     pending = list(ops)
     reason = None
     for dummy in range(VERIFY_TRIES):
-        state = State(nl, READERS)
+        state = State(nl, READERS, only)
         still = []
         for op in pending:
             ok, why = KINDS[op['kind']].satisfied(op, state)

@@ -8,11 +8,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import socket
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    RTM_GETADDR, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index, write_sysctl)
 
 try:
@@ -29,7 +31,7 @@ LINK = False
 FEATURE = None
 INFO = 'addresses'
 SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
-IFA_FLAGS = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
+IFA_FLAGS_NAMES = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
              (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
              (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
 
@@ -72,29 +74,57 @@ def key(rec):
     return '%s %s' % (rec['link'], rec['address'])
 
 
-def read(nl, state):
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
+IFADDRMSG = struct.Struct('=BBBBI')     # family, prefixlen, flags, scope, index
+
+
+def read(nl, state, links=None):
+    """AddressStatus records keyed like the planner keys addresses; links: only the addresses on
+    these link indexes (kernel-side filter where the kernel has strict checking), None: all."""
     out = {}
-    for m in nl.get_addr():
-        link = state.link_name(m['index'])
-        fam = m['family']
-        addr = m.get('address') if fam == socket.AF_INET6 else (m.get('local') or m.get('address'))
-        cidr = '%s/%d' % (addr, m['prefixlen'])
-        flags = m.get('flags') if m.get('flags') is not None else m['flags']
-        rec = {
-            'address': cidr,
-            'link': link,
-            'link_index': m['index'],
-            'family': 'inet4' if fam == socket.AF_INET else 'inet6',
-            'scope': SCOPES.get(m['scope'], str(m['scope'])),
-            'flags': [n for bit, n in IFA_FLAGS if flags & bit],
-            'label': m.get('label'),
-        }
-        if fam == socket.AF_INET:
-            rec['broadcast'] = m.get('broadcast')
-            if m.get('address') and m.get('address') != addr:
-                rec['peer'] = m.get('address')
-        out[key(rec)] = rec
+    for index in sorted(links) if links else (0,):
+        for body in dump(nl, RTM_GETADDR, IFADDRMSG.pack(0, 0, 0, 0, index), strict=bool(index)):
+            fam, plen, hflags, scope, idx = IFADDRMSG.unpack_from(body)
+            if index and idx != index:
+                continue
+            a = attrs(body, IFADDRMSG.size)
+            addr_raw = a.get(IFA_ADDRESS)
+            addr = addr_raw if fam == socket.AF_INET6 else (a.get(IFA_LOCAL) or addr_raw)
+            if addr is None:
+                continue
+            addr = ip_text(fam, addr)
+            flags = u32(a[IFA_FLAGS]) if IFA_FLAGS in a else hflags
+            rec = {
+                'address': '%s/%d' % (addr, plen),
+                'link': state.link_name(idx),
+                'link_index': idx,
+                'family': 'inet4' if fam == socket.AF_INET else 'inet6',
+                'scope': SCOPES.get(scope, str(scope)),
+                'flags': [n for bit, n in IFA_FLAGS_NAMES if flags & bit],
+                'label': a[IFA_LABEL].split(b'\0', 1)[0].decode('utf-8', 'replace') if IFA_LABEL in a else None,
+            }
+            if fam == socket.AF_INET:
+                rec['broadcast'] = ip_text(fam, a[IFA_BROADCAST]) if IFA_BROADCAST in a else None
+                if addr_raw and ip_text(fam, addr_raw) != addr:
+                    rec['peer'] = ip_text(fam, addr_raw)
+            out[key(rec)] = rec
     return out
+
+
+NARROW = 16    # re-read per link up to this many links, the whole table beyond
+
+
+def read_some(ops):
+    """read(nl, state) of only the links these operations name (for verify)."""
+    names = set((op['after'] or op['before'])['link'] for op in ops)
+
+    def read_links(nl, state):
+        links = state.links()
+        if len(names) > NARROW:
+            return read(nl, state)
+        indexes = set(links[n]['index'] for n in names if n in links)
+        return read(nl, state, links=indexes) if indexes else {}
+    return read_links
 
 
 def plan(records, state, ctx):

@@ -8,11 +8,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import socket
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    RTM_GETROUTE, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
 
 try:
@@ -103,38 +105,65 @@ def key(rec):
     return '%s table %s metric %d' % (rec['destination'], v.table_name(rec['table']), rec['metric'])
 
 
-def read(nl, state):
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_METRICS, RTA_MULTIPATH, RTA_TABLE, RTA_VIA = 1, 4, 5, 6, 7, 8, 9, 15, 18
+RTAX_MTU = 2
+RTMSG = struct.Struct('=BBBBBBBBI')     # family, dst_len, src_len, tos, table, protocol, scope, type, flags
+
+
+def read(nl, state, tables=None):
+    """RouteStatus records keyed like the planner keys routes; tables: only these (kernel-side filter
+    where the kernel has strict checking, one dump per table), None: every table."""
     out = {}
     for fam in (socket.AF_INET, socket.AF_INET6):
-        for m in nl.get_routes(family=fam):
-            if m['type'] not in TYPE_NAMES or m['flags'] & RTM_F_CLONED:
-                continue
-            v4 = fam == socket.AF_INET
-            dst = m.get('dst') or ('0.0.0.0' if v4 else '::')
-            metrics = m.get('metrics')
-            mtu = metrics.get('RTAX_MTU') if metrics is not None else None
-            oif = m.get('oif')
-            gw = m.get('gateway')
-            via = m.get('via')
-            if not gw and via:
-                gw = via.get('addr') if hasattr(via, 'get') else None
-            rec = {
-                'destination': '%s/%d' % (dst, m['dst_len']),
-                'family': 'inet4' if v4 else 'inet6',
-                'gateway': gw,
-                'source': m.get('prefsrc'),
-                'link': state.link_name(oif) if oif else None,
-                'metric': m.get('priority') or 0,
-                'mtu': mtu,
-                'table': m.get('table') or m['table'],
-                'type': TYPE_NAMES[m['type']],
-                'scope': SCOPES.get(m['scope'], str(m['scope'])),
-                'protocol': PROTOCOLS.get(m['proto'], str(m['proto'])),
-            }
-            if m.get('multipath'):
-                rec['multipath'] = True
-            out[key(rec)] = rec
+        for table in sorted(tables) if tables else (None,):
+            req = RTMSG.pack(fam, 0, 0, 0, table if table is not None and table < 256 else 0, 0, 0, 0, 0)
+            if table is not None and table >= 256:
+                req += struct.pack('=HHI', 8, RTA_TABLE, table)
+            for body in dump(nl, RTM_GETROUTE, req, strict=table is not None):
+                rec = _record(body, fam, state)
+                if rec is not None and (table is None or rec['table'] == table):
+                    out[key(rec)] = rec
     return out
+
+
+def read_some(ops):
+    """read(nl, state) of only the tables these operations name (for verify)."""
+    tables = set((op['after'] or op['before'])['table'] for op in ops)
+    return lambda nl, state: read(nl, state, tables=tables)
+
+
+def _record(body, fam, state):
+    family, dst_len, dummy, dummy, htable, proto, scope, rtype, flags = RTMSG.unpack_from(body)
+    if family != fam or rtype not in TYPE_NAMES or flags & RTM_F_CLONED:
+        return None
+    a = attrs(body, RTMSG.size)
+    v4 = fam == socket.AF_INET
+    dst = ip_text(fam, a[RTA_DST]) if RTA_DST in a else ('0.0.0.0' if v4 else '::')
+    mtu = None
+    if RTA_METRICS in a:
+        raw = attrs(a[RTA_METRICS], 0).get(RTAX_MTU)
+        mtu = u32(raw) if raw else None
+    oif = u32(a[RTA_OIF]) if RTA_OIF in a else None
+    gw = ip_text(fam, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+    if not gw and RTA_VIA in a:
+        via_fam = struct.unpack_from('=H', a[RTA_VIA])[0]
+        gw = ip_text(via_fam, a[RTA_VIA][2:]) if via_fam in (socket.AF_INET, socket.AF_INET6) else None
+    rec = {
+        'destination': '%s/%d' % (dst, dst_len),
+        'family': 'inet4' if v4 else 'inet6',
+        'gateway': gw,
+        'source': ip_text(fam, a[RTA_PREFSRC]) if RTA_PREFSRC in a else None,
+        'link': state.link_name(oif) if oif else None,
+        'metric': u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0,
+        'mtu': mtu,
+        'table': u32(a[RTA_TABLE]) if RTA_TABLE in a else htable,
+        'type': TYPE_NAMES[rtype],
+        'scope': SCOPES.get(scope, str(scope)),
+        'protocol': PROTOCOLS.get(proto, str(proto)),
+    }
+    if RTA_MULTIPATH in a:
+        rec['multipath'] = True
+    return rec
 
 
 MANAGED = ('gateway', 'source', 'link', 'mtu', 'type')
