@@ -59,7 +59,13 @@ FILE_SECTIONS = {
                      path=dict(type='path', default=hostname_file.HOSTNAME_FILE)),
 }
 FILE_ORDER = ('hostname', 'hosts', 'resolver')
-PURGEABLE = {'addresses': 'address', 'routes': 'route', 'rules': 'rule'}
+PURGEABLE = {'addresses': 'address', 'routes': 'route', 'daemon_routes': 'route', 'rules': 'rule'}
+# Route protocols (RTM_PROTOCOL) of routes an administrator or this collection made: `purge: [routes]`
+# removes these. Routes other programs made (routing daemons, DHCP clients, keepalived: every other
+# protocol) are theirs to manage, as Talos manages only its own: `purge: [daemon_routes]` removes them
+# too. The kernel's own routes (kernel, ra) are never purged: they come back with their addresses.
+OWN_ROUTE_PROTOCOLS = ('unspec', 'boot', 'static')
+KERNEL_ROUTE_PROTOCOLS = ('kernel', 'ra')
 # Kinds whose entries are links (they have a `name`): their links are the "managed links".
 LINK_KINDS = ('link', 'bond', 'vlan', 'bridge', 'wireguard')
 # Rules every kernel has; never purged.
@@ -264,11 +270,13 @@ def purge_ops(records, state, purge, ops):
                 if obs['family'] == 'inet6' and obs['scope'] == 'link':
                     continue   # the kernel's own fe80::/64 address
                 out.append({'kind': 'address', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
-    if 'routes' in purge:
+    if 'routes' in purge or 'daemon_routes' in purge:
         declared = set(KINDS['route'].key(r) for r in records.get('route', []))
         for k, obs in sorted(state.get('route').items()):
+            own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
             if obs.get('link') in links and k not in declared and ('route', k) not in planned \
-                    and obs['protocol'] not in ('kernel', '9') and obs['table'] != 255 and not obs.get('multipath'):
+                    and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('multipath') \
+                    and ('routes' if own else 'daemon_routes') in purge:
                 out.append({'kind': 'route', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
     if 'rules' in purge:
         declared = records.get('rule', [])
