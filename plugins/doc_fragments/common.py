@@ -17,6 +17,19 @@ options:
       - A name under C(/var/run/netns) (as made by C(ip netns add)) or an absolute path to a namespace file.
       - The namespace must exist; it is never created, so a typo fails instead of configuring an empty namespace.
     type: str
+  lock_timeout:
+    description:
+      - How many seconds to wait for the node lock before failing. Every run that changes a node (this module, every
+        other C(seed.nodenet) module, the boot unit, C(seed.nodenet.confirm)) holds the lock of its network namespace
+        from reading the kernel to verifying the result, so two runs at once (two playbooks, overlapping AWX jobs, a
+        timer) take turns instead of mixing their changes.
+      - A change applied with C(rollback_timeout) holds the node until it is confirmed or reverted.
+      - When the time is up the run fails, changing nothing, naming the holder (pid, process, task, since when).
+      - C(0) fails at once when the node is busy; C(-1) waits as long as it takes.
+      - Check mode and M(seed.nodenet.network_info) read without the lock (they never wait) and warn when another run
+        holds it.
+    type: int
+    default: 120
 requirements:
   - Linux with netlink (the target), run as root or with CAP_NET_ADMIN.
   - Python library pyroute2 >= 0.7.3 on the target (see the prereqs notes in the README).

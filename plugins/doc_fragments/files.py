@@ -16,6 +16,12 @@ options:
     description: Keep a copy of the file, with a timestamp in its name, before changing it.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - How many seconds to wait for the node lock before failing (see M(seed.nodenet.network)). The lock is the one of
+        the network namespace this module runs in; check mode reads without it.
+    type: int
+    default: 120
 attributes:
   check_mode:
     support: full

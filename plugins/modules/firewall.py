@@ -190,6 +190,7 @@ operations:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import ARGSPEC, converge_firewall, module_runner, section_params
@@ -202,8 +203,9 @@ def main():
     )
     params = section_params(module.params)
     try:
-        result = converge_firewall(params, netns=module.params['netns'], check_mode=module.check_mode,
-                                   diff_mode=module._diff, run=module_runner(module))
+        result = lock.call(lambda: converge_firewall(params, netns=module.params['netns'], check_mode=module.check_mode,
+                                                     diff_mode=module._diff, run=module_runner(module)),
+                           module.params['netns'], module.check_mode, module.params['lock_timeout'], 'seed.nodenet.firewall')
     except ApplyError as e:
         module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:

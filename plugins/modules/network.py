@@ -288,13 +288,17 @@ options:
     description:
       - Remove objects the state does not declare.
       - C(addresses) - addresses on the declared links (the kernel's own IPv6 link-local C(fe80::) ones are kept).
-      - C(routes) - routes through the declared links, except the kernel's own (protocol C(kernel)), router
-        advertisements' and the C(local) table's.
+      - C(routes) - routes through the declared links that an administrator or this collection made (protocol
+        C(static), C(boot) as C(ip route add) makes them, or C(unspec)), except those in the C(local) table.
+      - C(daemon_routes) - routes through the declared links that other programs made and manage (routing daemons
+        such as FRR/zebra, BIRD, C(bgp), C(ospf); DHCP clients; keepalived; any other protocol). C(routes) leaves
+        them alone, as Talos manages only its own routes; list both to remove every route the state does not declare.
+        The kernel's own routes (protocols C(kernel) and C(ra)) are never purged.
       - C(rules) - rules that look up a table the declared routes or rules use (other than C(main), C(local) and
         C(default)) or that name a declared link; the kernel's default rules and other software's rules are kept.
     type: list
     elements: str
-    choices: [addresses, routes, rules]
+    choices: [addresses, daemon_routes, routes, rules]
     default: []
   rollback_timeout:
     description:

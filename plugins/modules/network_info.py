@@ -149,6 +149,7 @@ firewall:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
@@ -169,6 +170,9 @@ def main():
                        run=module_runner(module))
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
+    busy = lock.busy_warning(module.params['netns'])
+    if busy:
+        module.warn(busy)
     result = dict(changed=False, ansible_facts={'nodenet': facts})
     result.update(facts)
     module.exit_json(**result)

@@ -298,48 +298,31 @@ def _spawn_detached(argv, env, log):
         os.close(logfd)
 
 
-def applying(netns=None, run_dir=None):
-    """Mark "a change with a rollback timeout is being applied" until the returned function is called.
-
-    A confirmation that arrives in between (the controller reached the new address before the
-    watchdog was armed) waits for it instead of finding nothing to confirm."""
-    path = os.path.join(run_dir or RUN_DIR, 'applying-%s' % node_id(netns))
-    _write_json(path, {'pid': os.getpid()})
-
-    def done():
-        if os.path.exists(path):
-            os.unlink(path)
-    return done
-
-
-def confirm(netns=None, run_dir=None, wait=60):
-    """Confirm the pending change: the watchdog then exits without reverting.
+def confirm(netns=None, run_dir=None, wait=None):
+    """Confirm the pending change: the watchdog then exits without reverting. Holds the node lock,
+    so a confirmation that arrives while the change is still being applied (the controller reached
+    the new address before the watchdog was armed) waits for that run instead of finding nothing.
 
     Returns {'confirmed': bool, ...}; raises AgentError if the change was already reverted."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.lock import node_lock
     node = node_id(netns)
-    marker = os.path.join(run_dir or RUN_DIR, 'applying-%s' % node)
-    t0 = time.time()
-    while time.time() - t0 < wait:
-        cur = _read_json(marker)
-        if cur is None or not _alive(cur.get('pid')):
-            break
-        time.sleep(POLL)
-    src = _path('pending', node, run_dir)
-    dst = _path('confirmed', node, run_dir)
-    data = _read_json(src)
-    try:
-        os.rename(src, dst)
-    except OSError:
-        rev = _read_json(_path('reverted', node, run_dir)) or _read_json(_path('reverting', node, run_dir))
-        if rev is not None:
-            raise AgentError('too late: the change applied at %s was reverted by the watchdog at %s (%s)'
-                             % (_ts(rev['created']), _ts(rev.get('reverted_at', rev['deadline'])),
-                                'completely' if not rev.get('errors') else 'with errors: %s' % '; '.join(rev['errors'])),
-                             'confirm')
-        return {'confirmed': False, 'msg': 'nothing to confirm: no change is waiting for confirmation on this node'}
-    if data is not None:
-        data['confirmed_at'] = time.time()
-        _write_json(dst, data)
+    with node_lock(netns, wait, 'seed.nodenet.confirm', pending_ok=True):
+        src = _path('pending', node, run_dir)
+        dst = _path('confirmed', node, run_dir)
+        data = _read_json(src)
+        try:
+            os.rename(src, dst)
+        except OSError:
+            rev = _read_json(_path('reverted', node, run_dir)) or _read_json(_path('reverting', node, run_dir))
+            if rev is not None:
+                raise AgentError('too late: the change applied at %s was reverted by the watchdog at %s (%s)'
+                                 % (_ts(rev['created']), _ts(rev.get('reverted_at', rev['deadline'])),
+                                    'completely' if not rev.get('errors') else 'with errors: %s' % '; '.join(rev['errors'])),
+                                 'confirm')
+            return {'confirmed': False, 'msg': 'nothing to confirm: no change is waiting for confirmation on this node'}
+        if data is not None:
+            data['confirmed_at'] = time.time()
+            _write_json(dst, data)
     return {'confirmed': True, 'applied_at': _ts(data['created']) if data else None,
             'msg': 'confirmed; the watchdog exits without reverting'}
 
@@ -352,23 +335,28 @@ def watch(path):
     data['watchdog_pid'] = os.getpid()
     _write_json(path, data)
     node, run_dir = data['node'], os.path.dirname(path)
+    global RUN_DIR
+    RUN_DIR = run_dir   # this process's lock and files live where the pending file is
     while time.time() < data['deadline']:
         if not os.path.exists(path):
             _say('%s confirmed; exiting' % _ts(time.time()))
             return 0
         time.sleep(POLL)
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.lock import node_lock
     claimed = _path('reverting', node, run_dir)
-    try:
-        os.rename(path, claimed)
-    except OSError:
-        _say('%s confirmed at the deadline; exiting' % _ts(time.time()))
-        return 0
-    _say('%s not confirmed within %s s: reverting %d operation(s) and %d file section(s)'
-         % (_ts(time.time()), data['timeout'], len(data['journal']), len(data['files'])))
-    errors = revert(data)
-    data.update(reverted_at=time.time(), errors=errors)
-    _write_json(_path('reverted', node, run_dir), data)
-    os.unlink(claimed)
+    # the node lock: the run that armed this watchdog may still be finishing, a confirm may be under way
+    with node_lock(data.get('netns'), -1, 'confirm-or-revert watchdog', pending_ok=True):
+        try:
+            os.rename(path, claimed)
+        except OSError:
+            _say('%s confirmed at the deadline; exiting' % _ts(time.time()))
+            return 0
+        _say('%s not confirmed within %s s: reverting %d operation(s) and %d file section(s)'
+             % (_ts(time.time()), data['timeout'], len(data['journal']), len(data['files'])))
+        errors = revert(data)
+        data.update(reverted_at=time.time(), errors=errors)
+        _write_json(_path('reverted', node, run_dir), data)
+        os.unlink(claimed)
     _say('%s reverted%s' % (_ts(time.time()), ': ' + '; '.join(errors) if errors else ''))
     return 1 if errors else 0
 
@@ -504,7 +492,7 @@ def apply_state(path):
     """The boot unit's command: apply the persisted state with the same engine. Returns a result dict."""
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge
     data = load_state(path)
-    result = converge(data['spec'], netns=data.get('netns'), purge=data.get('purge') or ())
+    result = converge(data['spec'], netns=data.get('netns'), purge=data.get('purge') or (), task='nodenet boot unit (%s)' % path)
     result.pop('_journal', None)
     return result
 

@@ -11,11 +11,13 @@ import copy
 
 COMMON = dict(
     netns=dict(type='str'),
+    lock_timeout=dict(type='int', default=120),
 )
 
 # Options of the modules that generate files (documented in doc_fragments/files.py).
 FILE_COMMON = dict(
     backup=dict(type='bool', default=False),
+    lock_timeout=dict(type='int', default=120),
 )
 
 

@@ -39,7 +39,33 @@ def check_netns(netns, field='netns'):
     if path and not os.path.exists(path):
         raise NetnsError("network namespace '%s' does not exist (no %s); create it first, e.g. 'ip netns add %s'"
                          % (netns, path, netns), field)
+    if path:
+        what = _ns_type(path)
+        if what is not None:
+            raise NetnsError("'%s' (%s) is %s, not a network namespace; give a name made by 'ip netns add' or the path "
+                             "of a namespace file such as /proc/<pid>/ns/net" % (netns, path, what), field)
     return path
+
+
+NS_GET_NSTYPE = 0xb703
+
+
+def _ns_type(path):
+    """None when `path` is a network namespace; else what it is instead (for the message)."""
+    import fcntl
+    if os.path.isdir(path):
+        return 'a directory'
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        return 'not readable (%s)' % e.strerror
+    try:
+        kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except (IOError, OSError):
+        return 'a plain file' if os.path.isfile(path) else 'not a namespace file'
+    finally:
+        os.close(fd)
+    return None if kind == CLONE_NEWNET else 'another kind of namespace'
 
 
 CLONE_NEWNET = 0x40000000

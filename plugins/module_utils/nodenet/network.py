@@ -20,6 +20,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import valida
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan, rollback
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as filecommon
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts as hosts_file
@@ -27,7 +28,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, LINK_KINDS, PURGEABLE, READERS, SECTIONS, section_of
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, LINK_KINDS, ORDER, PURGEABLE, READERS, SECTIONS, section_of
 
 # Generated /etc files: section -> its options (the same as the single-file module's).
 FILE_SECTIONS = {
@@ -232,8 +233,8 @@ def purge_ops(records, state, purge, ops):
     links = managed_links(records)
     planned = set((op['kind'], op['key']) for op in ops)
     out = []
-    for section in purge:
-        for op in KINDS[PURGEABLE[section]].purge(records, state, links, planned):
+    for kind in sorted(set(PURGEABLE[p] for p in purge), key=ORDER.index):
+        for op in KINDS[kind].purge(records, state, links, planned, set(purge)):
             op['purge'] = True
             out.append(op)
     return out
@@ -312,8 +313,14 @@ def object_diff(ops):
     return out
 
 
-def converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
-             extra_operations=(), extra_diff=()):
+def converge(spec, netns=None, check_mode=False, lock_timeout=None, task='seed.nodenet.network', **kwargs):
+    """_converge() under the node lock (check mode reads without it; see lock.call)."""
+    return lock.call(lambda: _converge(spec, netns=netns, check_mode=check_mode, **kwargs), netns, check_mode,
+                     lock_timeout, task)
+
+
+def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
+              extra_operations=(), extra_diff=()):
     """Make the node match `spec` ({section: entries}). Returns a result dict; raises NodenetError.
 
     on_applied(journal, file_snapshots): called after a successful apply (not in check mode, not when
@@ -473,7 +480,7 @@ def run_module(module):
                 cur = agent.pending(netns)
                 module.exit_json(changed=cur is not None, confirmed=False,
                                  msg='check mode: %s' % ('a change is waiting for confirmation' if cur else 'nothing to confirm'))
-            r = agent.confirm(netns)
+            r = agent.confirm(netns, wait=p.get('lock_timeout'))
             module.exit_json(changed=r['confirmed'], **r)
         timeout = p.get('rollback_timeout')
         if timeout is not None:
@@ -494,11 +501,6 @@ def run_module(module):
             if secrets:
                 raise ValidationError("persist: true would write this key to %s; keep it in a file on the node "
                                       "(private_key_file) instead" % p['persist_path'], secrets[0])
-        if module.check_mode:
-            if agent.pending(netns) is not None:
-                module.warn('a change applied earlier is waiting for confirmation; a real run would be refused')
-        else:
-            agent.check_no_pending(netns)
         pchanges = []
         if p.get('persist') is not None:
             pchanges = agent.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
@@ -519,13 +521,9 @@ def run_module(module):
                 armed.update(agent.arm(journal, snaps, timeout, netns, run=module.run_command))
 
         fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
-        done = agent.applying(netns) if timeout and not module.check_mode else (lambda: None)
-        try:
-            result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
-                              fail_after=int(fail_after) if fail_after else None, run=module.run_command,
-                              on_applied=on_applied, extra_operations=pops, extra_diff=pdiff)
-        finally:
-            done()
+        result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
+                          fail_after=int(fail_after) if fail_after else None, run=module.run_command,
+                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff, lock_timeout=p.get('lock_timeout'))
     except ApplyError as e:
         module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:

@@ -27,8 +27,8 @@ READERS = dict((k, m.read) for k, m in KINDS.items())
 SECTIONS = [(m.SECTION, m.KIND) for m in KIND_MODULES]  # type: List[Tuple[str, str]]
 # Kinds whose entries are links (they have a `name`).
 LINK_KINDS = tuple(m.KIND for m in KIND_MODULES if m.LINK)
-# `purge` choices: section -> kind, for the kinds with a purge policy.
-PURGEABLE = dict((m.SECTION, m.KIND) for m in KIND_MODULES if hasattr(m, 'purge'))
+# `purge` choices -> kind, for the kinds with a purge policy (kind.PURGE: its choices).
+PURGEABLE = dict((choice, m.KIND) for m in KIND_MODULES for choice in getattr(m, 'PURGE', ()))
 # network_info resources read from netlink: resource -> kind.
 RESOURCES = dict((m.INFO, m.KIND) for m in KIND_MODULES if m.INFO)
 

@@ -10,6 +10,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, MissingReference, NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
@@ -18,7 +19,13 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import n
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
 
 
-def converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after=None):
+def converge(desired, netns=None, check_mode=False, lock_timeout=None, task=None, **kwargs):
+    """_converge() under the node lock (check mode reads without it; see lock.call)."""
+    return lock.call(lambda: _converge(desired, netns=netns, check_mode=check_mode, **kwargs), netns, check_mode,
+                     lock_timeout, task or 'seed.nodenet.%s' % ', '.join(sorted(desired)))
+
+
+def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after=None):
     """Make the node match `desired` ({kind: [entries]}). Returns a result dict.
 
     Raises NodenetError (ValidationError before anything is touched, ApplyError
@@ -54,7 +61,7 @@ def run_single(module, kind):
     try:
         result = converge({kind: [params]}, netns=module.params.get('netns'),
                           check_mode=module.check_mode, diff_mode=module._diff,
-                          fail_after=int(fail_after) if fail_after else None)
+                          fail_after=int(fail_after) if fail_after else None, lock_timeout=module.params.get('lock_timeout'))
     except MissingReference as e:
         if not module.check_mode:
             module.fail_json(msg=str(e), field=e.field)

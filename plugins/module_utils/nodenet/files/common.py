@@ -147,7 +147,9 @@ def run_module(module, converge, params, **kwargs):
     """Run one file module's converge() with Ansible's check/diff/backup and exit."""
     backup = module.backup_local if module.params.get('backup') else None
     try:
-        result = converge(params, check_mode=module.check_mode, diff_mode=module._diff, backup=backup, **kwargs)
+        from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
+        result = lock.call(lambda: converge(params, check_mode=module.check_mode, diff_mode=module._diff, backup=backup, **kwargs),
+                           None, module.check_mode, module.params.get('lock_timeout'), getattr(module, '_name', None))
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     for w in result.pop('warnings', []):

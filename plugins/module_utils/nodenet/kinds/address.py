@@ -153,7 +153,10 @@ def plan(records, state, ctx):
     return ops
 
 
-def purge(records, state, links, planned):
+PURGE = ('addresses',)
+
+
+def purge(records, state, links, planned, chosen):
     """Removals for `purge: [addresses]`: the addresses on managed links that no entry declares
     (not the kernel's own IPv6 link-local ones)."""
     declared = set(key(r) for r in records.get(KIND, []))

@@ -33,7 +33,11 @@ FEATURE = None
 INFO = 'routes'
 TYPES = {'unicast': 1, 'blackhole': 6, 'unreachable': 7, 'prohibit': 8}
 TYPE_NAMES = dict((n, t) for t, n in TYPES.items())
-PROTOCOLS = {0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 16: 'dhcp', 186: 'bgp', 188: 'ospf'}
+# Who made a route (RTM_PROTOCOL), named as iproute2's rt_protos names them; others are shown as numbers.
+PROTOCOLS = {0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra',
+             12: 'bird', 13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp', 18: 'keepalived', 42: 'babel', 99: 'openr',
+             186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp'}
+PROTOCOL_NUMBERS = dict((name, n) for n, name in PROTOCOLS.items())
 SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
 DEFAULT_METRIC = {4: 0, 6: 1024}
 RTM_F_CLONED = 0x200
@@ -209,14 +213,25 @@ def _matches_for_removal(rec, obs):
     return True
 
 
-def purge(records, state, links, planned):
-    """Removals for `purge: [routes]`: routes through managed links that no entry declares, except
-    the kernel's own (protocol kernel), the local table's, multipath routes and ones with protocol 9."""
+# `purge` choices. Route protocols (RTM_PROTOCOL) of routes an administrator or this collection made:
+# `purge: [routes]` removes these. Routes other programs made (routing daemons, DHCP clients, keepalived:
+# every other protocol) are theirs to manage, as Talos manages only its own: `purge: [daemon_routes]`
+# removes them too. The kernel's own routes (kernel, ra) are never purged: they come back with their addresses.
+PURGE = ('routes', 'daemon_routes')
+OWN_ROUTE_PROTOCOLS = ('unspec', 'boot', 'static')
+KERNEL_ROUTE_PROTOCOLS = ('kernel', 'ra')
+
+
+def purge(records, state, links, planned, chosen):
+    """Removals for `purge`: routes through managed links that no entry declares and whose protocol
+    the chosen choices cover; never the local table's or multipath routes."""
     declared = set(key(r) for r in records.get(KIND, []))
     out = []
     for k, obs in sorted(state.get(KIND).items()):
+        own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
         if obs.get('link') in links and k not in declared and (KIND, k) not in planned \
-                and obs['protocol'] not in ('kernel', '9') and obs['table'] != 255 and not obs.get('multipath'):
+                and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('multipath') \
+                and ('routes' if own else 'daemon_routes') in chosen:
             out.append(_op('delete', k, before=obs))
     return out
 
@@ -231,8 +246,9 @@ def _args(nl, rec):
     kw = {'dst': rec['destination'], 'table': rec['table'], 'priority': rec['metric'],
           'type': rec.get('type', 'unicast'), 'proto': PROTO_STATIC,
           'family': socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6}
-    if rec.get('protocol') and rec['protocol'] in PROTOCOLS.values():
-        kw['proto'] = [n for n, name in PROTOCOLS.items() if name == rec['protocol']][0]
+    if rec.get('protocol') is not None:
+        # the observed protocol: the kernel deletes a route only when the request's protocol matches its own
+        kw['proto'] = protocol_number(rec['protocol'])
     if rec.get('gateway'):
         kw['gateway'] = rec['gateway']
     if rec.get('source'):
@@ -246,6 +262,11 @@ def _args(nl, rec):
     elif kw['type'] == 'unicast' and not rec.get('gateway') and rec['family'] == 'inet4':
         kw['scope'] = 253
     return kw
+
+
+def protocol_number(name):
+    """'bird' -> 12, '77' -> 77 (a protocol iproute2 has no name for)."""
+    return PROTOCOL_NUMBERS[name] if name in PROTOCOL_NUMBERS else int(name)
 
 
 def apply(nl, op):

@@ -155,7 +155,10 @@ def plan(records, state, ctx):
 DEFAULT_RULES = ((0, 255), (32766, 254), (32767, 253))
 
 
-def purge(records, state, links, planned):
+PURGE = ('rules',)
+
+
+def purge(records, state, links, planned, chosen):
     """Removals for `purge: [rules]`: rules no entry declares that point at a table this state
     manages (its routes' or rules' tables, not main/default/local) or name a managed link."""
     declared = [r for r in records.get(KIND, []) if r['state'] == 'present']
