@@ -120,8 +120,8 @@ def main():
     engines = [e.split('=', 1) for e in args.engines.split(',')]
     workdir = tempfile.mkdtemp(prefix='nnnet-bench-')
     print('nproc=%d loadavg=%s' % (os.cpu_count(), ' '.join(open('/proc/loadavg').read().split()[:3])))
-    print('| case | objects | floor (ip -batch) | ' + ' | '.join('%s create (x floor) | %s rerun | %s empty' % (n, n, n)
-                                                           for n, dummy in engines) + ' |')
+    heads = ['%s create (x floor) | %s rerun | %s empty' % (n, n, n) for n, dummy in engines]
+    print('| case | objects | floor (ip -batch) | ' + ' | '.join(heads) + ' |')
     print('|---|---|---|' + '---|---|---|' * len(engines))
     for case in args.cases.split(','):
         floor, res = measure(case, engines, workdir)

@@ -16,7 +16,7 @@ def node_state(links, addresses, routes, shape='plain'):
     for k in range(addresses):
         i = k % links
         n = k // links
-        if mixed and k % 4 == 3:
+        if mixed and n % 4 == 3:
             spec['addresses'].append({'address': 'fd00:%x::%x/64' % (i, n + 1), 'link': 'bl%d' % i})
         else:
             spec['addresses'].append({'address': '10.%d.%d.%d/24' % (i // 250, (i % 250), n + 1) if links > 250
@@ -43,6 +43,6 @@ def ip_batch(spec):
     for a in spec['addresses']:
         lines.append('address add %s dev %s' % (a['address'], a['link']))
     for r in spec['routes']:
-        lines.append('route add %s via %s proto static%s' % (r['destination'], r['gateway'],
-                                                            ' table %d' % r['table'] if r.get('table') else ''))
+        table = ' table %d' % r['table'] if r.get('table') else ''
+        lines.append('route add %s via %s proto static%s' % (r['destination'], r['gateway'], table))
     return '\n'.join(lines) + '\n'

@@ -32,8 +32,8 @@ FEATURE = None
 INFO = 'addresses'
 SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
 IFA_FLAGS_NAMES = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
-             (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
-             (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
+                   (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
+                   (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
 
 OPTIONS = dict(
     address=dict(type='str', required=True),
