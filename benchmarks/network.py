@@ -198,11 +198,13 @@ def main():
                 print('  %-24s median %7.3f s   (%s)' % (k, m[k], ', '.join('%.3f' % x for x in res[k])))
         print('  floor (ip-batch + noop-playbook)   %7.3f s' % floor)
         for name, dummy in engines:
-            print('  %sone-task / floor %*s %7.2fx' % (name, 18 - len(name), '', m[name + 'one-task'] / floor))
-            print('  %srerun - noop-playbook %*s %7.3f s' % (name, 13 - len(name), '', m[name + 'rerun'] - m['noop-playbook']))
-            print('  %srerun module work %*s %7.3f s' % (name, 17 - len(name), '', m[name + 'rerun-module-work']))
-            print('  %srerun - empty-task %*s %7.3f s   (target <= 0.2 s)' % (name, 16 - len(name), '', m[name + 'rerun'] - m[name + 'empty-task']))
-            print('  %sempty-task - noop-playbook %*s %7.3f s   (target <= 0.3 s)' % (name, 8 - len(name), '', m[name + 'empty-task'] - m['noop-playbook']))
+            rows = (('one-task / floor', '%7.2fx', m[name + 'one-task'] / floor, ''),
+                    ('rerun - noop-playbook', '%7.3f s', m[name + 'rerun'] - m['noop-playbook'], ''),
+                    ('rerun module work', '%7.3f s', m[name + 'rerun-module-work'], ''),
+                    ('rerun - empty-task', '%7.3f s', m[name + 'rerun'] - m[name + 'empty-task'], '   (target <= 0.2 s)'),
+                    ('empty-task - noop-playbook', '%7.3f s', m[name + 'empty-task'] - m['noop-playbook'], '   (target <= 0.3 s)'))
+            for label, fmt, value, note in rows:
+                print('  ' + (name + label).ljust(35) + (fmt % value) + note)
         if 'per-object' in m:
             print('  per-object / one-task              %7.1fx' % (m['per-object'] / m[engines[0][0] + 'one-task']))
             total = sum(SIZES[size])
