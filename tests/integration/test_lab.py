@@ -109,6 +109,7 @@ def test_second_run_changes_nothing_and_inventory_lists_the_groups(lab):
     hv = inv['_meta']['hostvars']
     assert hv['w1']['ansible_connection'] == 'seed.nodenet.netns'
     assert hv['w1']['ansible_netns_name'] == lab['name'] + '-w1' and hv['w1']['node_role'] == 'worker'
+    assert hv['w1']['ansible_host'] == '10.77.0.21', "the node's first address, as on real nodes"
     assert hv['cp1']['nodenet_lab_links'][0]['addresses'] == ['10.77.0.11/24', 'fd00:77::11/64']
     assert namespaces(lab['name']) == sorted('%s-%s' % (lab['name'], n) for n in
                                              ('cp1', 'w1', 'sw-sw0', 'uplink', 'internet', 'controller'))

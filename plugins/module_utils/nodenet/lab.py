@@ -570,9 +570,8 @@ class Lab(object):
             hv = {'ansible_netns_name': node_ns(self.name, node['name']),
                   'nodenet_lab_links': [dict((k, lk[k]) for k in ('name', 'switch', 'mtu', 'addresses')) for lk in node['links']]}
             addrs = [a.split('/')[0] for lk in node['links'] for a in lk['addresses']]
-            if ssh:
-                hv = {'ansible_host': addrs[0], 'nodenet_lab_links': hv['nodenet_lab_links'],
-                      'ansible_netns_name': hv['ansible_netns_name']}
+            if addrs:
+                hv['ansible_host'] = addrs[0]      # as on real nodes; the netns connection uses ansible_netns_name
             hv.update(node['vars'])
             for g in node['groups']:
                 groups.setdefault(g, {})[node['name']] = hv
