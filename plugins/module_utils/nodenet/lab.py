@@ -477,8 +477,7 @@ class Lab(object):
         _write(os.path.join(self.dir, 'sshd_config'), (
             'Port 22\nHostKey /run/nodenet-ssh/ssh_host_ed25519_key\nAuthorizedKeysFile /run/nodenet-ssh/authorized_keys\n'
             'PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n'
-            'UsePAM no\nStrictModes no\nPidFile /run/sshd.pid\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n'
-))
+            'UsePAM no\nStrictModes no\nPidFile /run/sshd.pid\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n'))
         return True
 
     def sshd(self, ns):
