@@ -61,10 +61,10 @@ def _ip(netns, *args, **kw):
 def normalize(desc):
     """Validate the description; returns it with every default filled in. Errors name the field."""
     if not isinstance(desc, dict):
-        raise ValidationError('the lab description must be a mapping', 'lab')
+        raise ValidationError('the lab description must be a mapping', 'lab_topology')
     name = desc.get('name') or 'nodenet-lab'
     if not NAME_RE.match(name) or len(name) > 40:
-        raise ValidationError("'%s' is not a lab name: lowercase letters, digits and '-', at most 40 characters" % name, 'lab.name')
+        raise ValidationError("'%s' is not a lab name: lowercase letters, digits and '-', at most 40 characters" % name, 'lab_topology.name')
     out = {'name': name, 'domain': desc.get('domain') or 'lab.example', 'ssh': bool(desc.get('ssh', False)),
            'python': desc.get('python')}
     switches = desc.get('switches')
@@ -72,16 +72,16 @@ def normalize(desc):
         switches = [{'name': 'sw0'}]
     out['switches'] = []
     for i, sw in enumerate(switches):
-        field = 'lab.switches[%d]' % i
+        field = 'lab_topology.switches[%d]' % i
         sw = {'name': sw} if isinstance(sw, str) else dict(sw or {})
         if not NAME_RE.match(str(sw.get('name', ''))):
             raise ValidationError("switch name '%s' must be lowercase letters, digits and '-'" % sw.get('name'), field + '.name')
         out['switches'].append({'name': sw['name'], 'mtu': _mtu(sw.get('mtu'), field + '.mtu')})
     sw_names = [s['name'] for s in out['switches']]
-    _unique(sw_names, 'lab.switches')
+    _unique(sw_names, 'lab_topology.switches')
     out['nodes'] = []
     for i, node in enumerate(desc.get('nodes') or []):
-        field = 'lab.nodes[%d]' % i
+        field = 'lab_topology.nodes[%d]' % i
         node = dict(node or {})
         nname = str(node.get('name', ''))
         if not NAME_RE.match(nname) or nname in RESERVED or nname.startswith('sw-'):
@@ -103,13 +103,13 @@ def normalize(desc):
                           'addresses': _cidrs(link.get('addresses'), lf + '.addresses')})
         _unique([lk['name'] for lk in links], field + '.links')
         out['nodes'].append({'name': nname, 'groups': groups, 'links': links, 'vars': dict(node.get('vars') or {})})
-    _unique([n['name'] for n in out['nodes']], 'lab.nodes')
+    _unique([n['name'] for n in out['nodes']], 'lab_topology.nodes')
     for key in ('uplink', 'controller'):
         part = desc.get(key)
         if not part:
             out[key] = None
             continue
-        field = 'lab.' + key
+        field = 'lab_topology.' + key
         part = dict(part)
         if part.get('switch') not in sw_names:
             raise ValidationError("switch '%s' is not one of the lab's switches (%s)" % (part.get('switch'), ', '.join(sw_names)), field + '.switch')
@@ -314,7 +314,7 @@ class Lab(object):
         servers = []
         if up and up['dns']:
             nets = [ipaddress.ip_interface(a).network for lk in node['links'] if lk['switch'] == up['switch'] for a in lk['addresses']]
-            servers = [a.split('/')[0] for a in up['addresses'] if any(ipaddress.ip_interface(a).ip in n for n in nets)]
+            servers = [a.split('/', 1)[0] for a in up['addresses'] if any(ipaddress.ip_interface(a).ip in n for n in nets)]
         if not servers:
             return '# seed.nodenet lab node: no resolver yet\n'
         return ''.join('nameserver %s\n' % s for s in servers) + 'search %s\n' % self.d['domain']
@@ -429,12 +429,12 @@ class Lab(object):
         hosts = os.path.join(self.dir, 'dns-hosts')
         lines = []
         for a in up['addresses']:
-            lines.append('%s uplink.%s uplink\n' % (a.split('/')[0], self.d['domain']))
-        lines += ['%s internet.%s internet\n' % (a.split('/')[0], self.d['domain']) for a in INTERNET['internet']] if up['nat'] else []
+            lines.append('%s uplink.%s uplink\n' % (a.split('/', 1)[0], self.d['domain']))
+        lines += ['%s internet.%s internet\n' % (a.split('/', 1)[0], self.d['domain']) for a in INTERNET['internet']] if up['nat'] else []
         for node in self.d['nodes']:
             for lk in node['links']:
                 for a in lk['addresses']:
-                    lines.append('%s %s.%s %s\n' % (a.split('/')[0], node['name'], self.d['domain'], node['name']))
+                    lines.append('%s %s.%s %s\n' % (a.split('/', 1)[0], node['name'], self.d['domain'], node['name']))
         text = ''.join(lines)
         pidfile = os.path.join(self.dir, 'dnsmasq.pid')
         old = None
@@ -454,7 +454,7 @@ class Lab(object):
             with open(pidfile) as f:
                 os.kill(int(f.read().strip()), signal.SIGHUP)    # re-reads the hosts file
             return True
-        listen = ','.join(a.split('/')[0] for a in up['addresses'])
+        listen = ','.join(a.split('/', 1)[0] for a in up['addresses'])
         _run(nsenter(ns, mount=False) + [
             'dnsmasq', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--addn-hosts=%s' % hosts,
             '--listen-address=%s' % listen, '--bind-interfaces', '--except-interface=lo', '--pid-file=%s' % pidfile,
@@ -568,7 +568,7 @@ class Lab(object):
         for node in self.d['nodes']:
             hv = {'ansible_netns_name': node_ns(self.name, node['name']),
                   'nodenet_lab_links': [dict((k, lk[k]) for k in ('name', 'switch', 'mtu', 'addresses')) for lk in node['links']]}
-            addrs = [a.split('/')[0] for lk in node['links'] for a in lk['addresses']]
+            addrs = [a.split('/', 1)[0] for lk in node['links'] for a in lk['addresses']]
             if addrs:
                 hv['ansible_host'] = addrs[0]      # as on real nodes; the netns connection uses ansible_netns_name
             hv.update(node['vars'])
@@ -592,7 +592,7 @@ class Lab(object):
         if self.d['ssh']:
             if any(not any(lk['addresses'] for lk in n['links']) for n in self.d['nodes']):
                 raise ValidationError('ssh: true needs an address on a link of every node (the SSH inventory connects to it)',
-                                      'lab.nodes')
+                                      'lab_topology.nodes')
             files.append(('inventory-ssh.yml', True))
         for fname, ssh in files:
             text = ('# Written by seed.nodenet.lab for the lab %s; rewritten on every run.\n' % self.name
