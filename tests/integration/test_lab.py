@@ -59,7 +59,7 @@ def host_snapshot():
 def lab_play(tmp, desc, *extra):
     vars_file = os.path.join(tmp, 'lab-vars.json')
     with open(vars_file, 'w') as f:
-        json.dump({'lab_topology': desc}, f)
+        json.dump({'nodenet_lab': desc}, f)
     return run(['ansible-playbook', os.path.join(ROOT, 'playbooks', 'lab.yml'), '-e', '@' + vars_file] + list(extra), check=False)
 
 
@@ -95,7 +95,7 @@ def lab(tmp_path_factory):
         yield {'name': name, 'desc': desc, 'tmp': tmp, 'dir': '/run/nodenet/lab/' + name,
                'inventory': '/run/nodenet/lab/%s/inventory.yml' % name, 'before': before}
     finally:
-        lab_play(tmp, desc, '-e', 'lab_state=absent')
+        lab_play(tmp, desc, '-e', 'nodenet_lab_state=absent')
         assert host_snapshot() == before, "the lab touched the host's own files or host name"
 
 
@@ -213,7 +213,7 @@ def test_bad_description_names_the_field_and_makes_nothing(tmp_path):
     desc = {'name': name, 'nodes': [{'name': 'n1', 'links': [{'name': 'eth0', 'switch': 'nope'}]}]}
     p = lab_play(str(tmp_path), desc)
     assert p.returncode != 0
-    assert "lab_topology.nodes[0].links[0].switch: switch 'nope' is not one of the lab's switches (sw0)" in p.stdout
+    assert "lab.nodes[0].links[0].switch: switch 'nope' is not one of the lab's switches (sw0)" in p.stdout
     assert namespaces(name) == [] and not os.path.exists('/run/nodenet/lab/' + name)
 
 
@@ -230,12 +230,12 @@ def test_absent_removes_namespaces_processes_and_mounts(lab):
     pids = subprocess.run(['ip', 'netns', 'pids', name + '-uplink'], capture_output=True, text=True, check=False).stdout.split()
     pids += subprocess.run(['ip', 'netns', 'pids', name + '-cp1'], capture_output=True, text=True, check=False).stdout.split()
     assert len(pids) >= 2, 'dnsmasq in the uplink and sshd in cp1'
-    p = lab_play(lab['tmp'], lab['desc'], '-e', 'lab_state=absent')
+    p = lab_play(lab['tmp'], lab['desc'], '-e', 'nodenet_lab_state=absent')
     assert p.returncode == 0 and recap(p.stdout)['localhost']['changed'] == 1
     assert namespaces(name) == []
     assert [pid for pid in pids if os.path.exists('/proc/%s' % pid)] == []
     with open('/proc/self/mountinfo') as f:
         assert [line for line in f if '/run/nodenet/ns/%s-' % name in line] == []
     assert not os.path.exists(lab['dir']) and [n for n in os.listdir('/run/nodenet/ns') if n.startswith(name)] == []
-    p = lab_play(lab['tmp'], lab['desc'], '-e', 'lab_state=absent')
+    p = lab_play(lab['tmp'], lab['desc'], '-e', 'nodenet_lab_state=absent')
     assert recap(p.stdout)['localhost']['changed'] == 0

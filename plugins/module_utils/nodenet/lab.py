@@ -61,10 +61,10 @@ def _ip(netns, *args, **kw):
 def normalize(desc):
     """Validate the description; returns it with every default filled in. Errors name the field."""
     if not isinstance(desc, dict):
-        raise ValidationError('the lab description must be a mapping', 'lab_topology')
+        raise ValidationError('the lab description must be a mapping', 'lab')
     name = desc.get('name') or 'nodenet-lab'
     if not NAME_RE.match(name) or len(name) > 40:
-        raise ValidationError("'%s' is not a lab name: lowercase letters, digits and '-', at most 40 characters" % name, 'lab_topology.name')
+        raise ValidationError("'%s' is not a lab name: lowercase letters, digits and '-', at most 40 characters" % name, 'lab.name')
     out = {'name': name, 'domain': desc.get('domain') or 'lab.example', 'ssh': bool(desc.get('ssh', False)),
            'python': desc.get('python')}
     switches = desc.get('switches')
@@ -72,16 +72,16 @@ def normalize(desc):
         switches = [{'name': 'sw0'}]
     out['switches'] = []
     for i, sw in enumerate(switches):
-        field = 'lab_topology.switches[%d]' % i
+        field = 'lab.switches[%d]' % i
         sw = {'name': sw} if isinstance(sw, str) else dict(sw or {})
         if not NAME_RE.match(str(sw.get('name', ''))):
             raise ValidationError("switch name '%s' must be lowercase letters, digits and '-'" % sw.get('name'), field + '.name')
         out['switches'].append({'name': sw['name'], 'mtu': _mtu(sw.get('mtu'), field + '.mtu')})
     sw_names = [s['name'] for s in out['switches']]
-    _unique(sw_names, 'lab_topology.switches')
+    _unique(sw_names, 'lab.switches')
     out['nodes'] = []
     for i, node in enumerate(desc.get('nodes') or []):
-        field = 'lab_topology.nodes[%d]' % i
+        field = 'lab.nodes[%d]' % i
         node = dict(node or {})
         nname = str(node.get('name', ''))
         if not NAME_RE.match(nname) or nname in RESERVED or nname.startswith('sw-'):
@@ -103,13 +103,13 @@ def normalize(desc):
                           'addresses': _cidrs(link.get('addresses'), lf + '.addresses')})
         _unique([lk['name'] for lk in links], field + '.links')
         out['nodes'].append({'name': nname, 'groups': groups, 'links': links, 'vars': dict(node.get('vars') or {})})
-    _unique([n['name'] for n in out['nodes']], 'lab_topology.nodes')
+    _unique([n['name'] for n in out['nodes']], 'lab.nodes')
     for key in ('uplink', 'controller'):
         part = desc.get(key)
         if not part:
             out[key] = None
             continue
-        field = 'lab_topology.' + key
+        field = 'lab.' + key
         part = dict(part)
         if part.get('switch') not in sw_names:
             raise ValidationError("switch '%s' is not one of the lab's switches (%s)" % (part.get('switch'), ', '.join(sw_names)), field + '.switch')
@@ -592,7 +592,7 @@ class Lab(object):
         if self.d['ssh']:
             if any(not any(lk['addresses'] for lk in n['links']) for n in self.d['nodes']):
                 raise ValidationError('ssh: true needs an address on a link of every node (the SSH inventory connects to it)',
-                                      'lab_topology.nodes')
+                                      'lab.nodes')
             files.append(('inventory-ssh.yml', True))
         for fname, ssh in files:
             text = ('# Written by seed.nodenet.lab for the lab %s; rewritten on every run.\n' % self.name
