@@ -37,7 +37,7 @@ BAD = [
     ({'rules': [rule(name='a:b')]}, 'rules[0].name', 'letters, digits'),
     ({'rules': [rule(), rule()]}, 'rules[1].name', 'used twice'),
     ({'rules': [{'name': 'a', 'ingress': []}]}, 'rules[0].port_selector', 'protocol'),
-    ({'rules': [rule(proto='sctp')]}, 'rules[0].port_selector.protocol', 'icmp, icmpv6, tcp, udp'),
+    ({'rules': [rule(proto='sctp')]}, 'rules[0].port_selector.protocol', 'icmp, icmpv6, ipencap, tcp, udp, vrrp'),
     ({'rules': [rule(ports=[])]}, 'rules[0].port_selector.ports', 'need ports'),
     ({'rules': [rule(ports=None)]}, 'rules[0].port_selector.ports', 'need ports'),
     ({'rules': [rule(ports=[0])]}, 'rules[0].port_selector.ports[0]', 'allowed 1-65535'),
