@@ -14,7 +14,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons import (
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import (
     checks, cni, metallb, ports, render)
 
 

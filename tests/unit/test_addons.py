@@ -9,7 +9,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons import (
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import (
     checks, cni, metallb, ports, render, versions)
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 

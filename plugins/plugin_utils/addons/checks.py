@@ -15,8 +15,8 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons import cni as cnimod
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons.metallb import parse_range
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import cni as cnimod
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.metallb import parse_range
 
 # CNI links whose MTU is the pod MTU (Cilium keeps its devices at the node MTU and sets route MTUs).
 CNI_LINKS = ('flannel.1', 'flannel-v6.1', 'flannel-wg', 'flannel-wg-v6', 'vxlan.calico', 'vxlan-v6.calico',
@@ -83,6 +83,7 @@ def pod_cidr_conflicts(cluster, nodes=None):
     """
     name = 'pod-cidr'
     out = []
+    cluster = cnimod.with_defaults(cluster)
     pods = [_net(c) for c in cluster.get('pod_cidrs') or []]
     others = [('service CIDR', _net(c)) for c in cluster.get('service_cidrs') or []]
     for net in cluster.get('networks') or []:
@@ -124,6 +125,7 @@ def mtu(cluster, nodes=None):
     """MTU consistency: links of one node network that disagree, and CNI links above the pod MTU."""
     name = 'mtu'
     out = []
+    cluster = cnimod.with_defaults(cluster)
     try:
         p = cnimod.plan(cluster, nodes)
     except Exception as e:   # a broken description is reported, not raised, by a diagnose run

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons import cni as cnimod
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import cni as cnimod
 
 # What each CNI needs between nodes, by feature (the one table; roles/firewall reads it through
 # the addon_ports filter). Sources: each project's "firewall requirements" / system requirements.
@@ -70,7 +70,7 @@ def cni_features(plugin, mode, encryption):
 
 
 def derive(cluster, node_role='worker', cni=None, features=None):
-    cluster = cluster or {}
+    cluster = cnimod.with_defaults(cluster)
     warnings = []
     desc = cluster.get('cni') or {}
     if cni is None:

@@ -27,7 +27,7 @@ import ipaddress
 import json
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons.versions import pins
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.versions import pins
 
 PLUGINS = ('cilium', 'calico', 'flannel', 'none')
 # mode -> what it is; the first mode is the plugin's default.
@@ -60,6 +60,16 @@ KEYS = ('plugin', 'mode', 'multus', 'encryption', 'kube_proxy_replacement', 'mtu
 
 def _err(msg, field):
     return ValidationError(msg, field)
+
+
+def with_defaults(cluster):
+    """nodenet_cluster with the defaults of the one place that keeps them (plugin_utils/cluster.py's
+    config(), from the cluster_network role) when that is installed; as given otherwise."""
+    try:
+        from ansible_collections.seed.nodenet.plugins.plugin_utils.cluster import config
+    except ImportError:
+        return cluster or {}
+    return config(cluster or {})
 
 
 def _nets(values, field):
@@ -205,7 +215,7 @@ def _cni(cluster):
 
 def plan(cluster, nodes=None, versions=None):
     """Everything the cni role installs or renders, computed once. Raises ValidationError."""
-    cluster = cluster or {}
+    cluster = with_defaults(cluster)
     cni, plugin, mode, enc = _cni(cluster)
     pods = pod_cidrs(cluster) if plugin != 'none' else {'ipv4': None, 'ipv6': None}
     underlay = underlay_family(cluster, cni)

@@ -23,8 +23,8 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons.versions import pins
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.addons.cni import _asn, _addr
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.versions import pins
+from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.cni import _asn, _addr, with_defaults
 
 MODES = ('l2', 'bgp')
 KEYS = ('mode', 'pools', 'interfaces', 'bgp', 'node_selectors', 'version', 'values')
@@ -148,7 +148,7 @@ def check_pools(cluster, nodes=None):
 
 
 def plan(cluster, nodes=None, versions=None):
-    cluster = cluster or {}
+    cluster = with_defaults(cluster)
     mlb = cluster.get('metallb') or {}
     if not isinstance(mlb, dict):
         raise _err("must be a mapping with mode (l2, bgp) and pools", F)
