@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 
 import yaml
 
@@ -46,7 +47,13 @@ def method_of(component, method='auto', helm_available=False):
     return method
 
 
+def plain(obj):
+    """Plain dicts/lists/strings (Ansible hands filters its own tagged subclasses, which YAML can't dump)."""
+    return json.loads(json.dumps(obj))
+
+
 def files(components, method='auto'):
+    components = plain(components)
     out = {}
     dirs = []
     for comp in components:
@@ -97,7 +104,8 @@ def patch(docs, patches):
     Mappings merge key by key (like a strategic merge patch of a ConfigMap's data); a patch
     that names no object of the manifests is an error, since upstream renamed it.
     """
-    docs = [d for d in docs if d]
+    docs = [d for d in plain(docs) if d]
+    patches = plain(patches or [])
     index = dict((_key(d), i) for i, d in enumerate(docs))
     out = list(docs)
     for p in patches or []:
