@@ -5,6 +5,7 @@ what kubernetes.core.k8s_info returns; the inputs below are such resources writt
 """
 import copy
 import os
+import sys
 
 import pytest
 import yaml
@@ -296,3 +297,57 @@ def test_check_loadbalancers_reasons():
     cip = svc('c')
     cip['spec']['type'] = 'ClusterIP'
     assert checks.loadbalancers([cip], pods=[], pools=[]) == []
+
+
+# ---------------------------------------------------------------- offline schema validation of every case
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'schemas'))
+import k8s_offline  # noqa: E402  (tests/schemas: kubernetes-validate + the pinned CRDs' JSON schemas)
+
+
+def _objects(components):
+    for comp in components:
+        for obj in comp['objects'] + comp['patches']:
+            yield comp['name'], obj
+
+
+def test_every_rendered_object_of_every_case_validates_against_the_pinned_schemas():
+    count = 0
+    for case in CNI['cases']:
+        if 'error' in case:
+            continue
+        plan = cni.plan(merged(CNI['base'], case['cluster']), case.get('nodes'))
+        for name, obj in _objects(plan['components']):
+            assert k8s_offline.validate(obj) == [], (case['name'], name, obj)
+            count += 1
+    for case in MLB['cases']:
+        if 'error' in case:
+            continue
+        plan = metallb.plan(merged(MLB['base'], case['cluster']), MLB['nodes'])
+        for name, obj in _objects([plan['component']]):
+            assert k8s_offline.validate(obj) == [], (case['name'], name, obj)
+            count += 1
+    assert count >= 25, count
+
+
+def test_a_misspelt_field_is_caught_by_the_schemas():
+    plan = cni.plan({'pod_cidrs': ['10.244.0.0/16'], 'cni': {'plugin': 'calico', 'values': {'calicoNetwork': {'mtuu': 1}}}})
+    problems = k8s_offline.validate(plan['components'][0]['objects'][0])
+    assert any("'mtuu' was unexpected" in p for p in problems), problems
+    pool = metallb.plan({'metallb': {'pools': [{'name': 'a', 'addresses': ['203.0.113.0/28']}]}})['component']['objects'][0]
+    pool['spec']['autoAssign'] = 'yes'
+    assert k8s_offline.validate(pool)
+
+
+def test_flannel_patch_applies_to_the_pinned_upstream_manifest():
+    upstream = k8s_offline.load_all(os.path.join(os.path.dirname(HERE), 'schemas', 'upstream', 'kube-flannel-v0.28.9.yml'))
+    plan = cni.plan({'networks': [{'name': 'n', 'cidrs': ['fd00:50::/64'], 'mtu': 9000}],
+                     'pod_cidrs': ['10.244.0.0/16', 'fd00:10:244::/56'], 'cni': {'plugin': 'flannel'}})
+    docs = render.patch(upstream, plan['components'][0]['patches'])
+    cm = [d for d in docs if d['kind'] == 'ConfigMap'][0]
+    assert 'cni-conf.json' in cm['data']           # upstream's CNI config kept
+    assert yaml.safe_load(cm['data']['net-conf.json']) == {
+        'Network': '10.244.0.0/16', 'IPv6Network': 'fd00:10:244::/56', 'EnableIPv6': True,
+        'Backend': {'Type': 'vxlan', 'Port': 8472, 'MTU': 8980}}    # 9000 - 70 + flannel's own 50
+    assert k8s_offline.validate(cm) == []
+    assert len(docs) == len(upstream)
