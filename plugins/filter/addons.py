@@ -30,10 +30,13 @@ def _wrap(fn):
 
 
 def node_facts(hostvars, hosts):
-    """{host: its seed.nodenet.network_info facts} for the hosts that have them."""
+    """{host: its seed.nodenet.network_info facts} for the hosts that have them.
+
+    Read from ansible_facts.nodenet, or the variable `nodenet` (facts injected as variables)."""
     out = {}
     for h in hosts or []:
-        facts = ((hostvars.get(h) or {}).get('ansible_facts') or {}).get('nodenet')
+        hv = hostvars.get(h) or {}
+        facts = (hv.get('ansible_facts') or {}).get('nodenet') or hv.get('nodenet')
         if facts:
             out[h] = {'links': facts.get('links') or [], 'addresses': facts.get('addresses') or [],
                       'routes': facts.get('routes') or []}
