@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import cni as cnimod
 from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.metallb import parse_range
 
@@ -128,7 +129,7 @@ def mtu(cluster, nodes=None):
     cluster = cnimod.with_defaults(cluster)
     try:
         p = cnimod.plan(cluster, nodes)
-    except Exception as e:   # a broken description is reported, not raised, by a diagnose run
+    except (ValidationError, ValueError, TypeError, KeyError) as e:   # a diagnose run reports a broken description
         return [_f(name, 'fail', 'nodenet_cluster.cni', str(e))]
     for net in cluster.get('networks') or []:
         nets = [_net(c) for c in net.get('cidrs') or []]
@@ -168,8 +169,8 @@ def _ranges(pool):
     for text in (pool.get('spec') or {}).get('addresses') or []:
         try:
             out.append(parse_range(text, 'addresses'))
-        except Exception:
-            pass
+        except ValidationError:
+            pass    # a pool MetalLB itself would have refused: it covers nothing
     return out
 
 
