@@ -60,7 +60,9 @@ options:
         required: true
         suboptions:
           protocol:
-            description: Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only. C(vrrp) is IP protocol 112 (keepalived's VRRP), C(ipencap) IP protocol 4 (IP-in-IP, Calico's IPIP mode); neither takes ports.
+            description:
+              - Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
+              - C(vrrp) is IP protocol 112 (keepalived's VRRP), C(ipencap) IP protocol 4 (IP-in-IP, Calico's IPIP mode); neither takes ports.
             type: str
             required: true
             choices: [tcp, udp, icmp, icmpv6, vrrp, ipencap]

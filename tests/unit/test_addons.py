@@ -78,9 +78,9 @@ def test_overhead_table_is_the_documented_arithmetic():
 
 
 def test_versions_live_in_one_place_and_overrides_merge():
+    chart = {'repo': 'https://example.invalid/', 'name': 'cilium', 'version': '1.18.9'}
     p = cni.plan({'pod_cidrs': ['10.244.0.0/16'], 'cni': {'plugin': 'cilium'}},
-                 versions={'cilium': {'version': '1.18.9', 'chart': {'repo': 'https://example.invalid/', 'name': 'cilium',
-                                                                      'version': '1.18.9'}}})
+                 versions={'cilium': {'version': '1.18.9', 'chart': chart}})
     assert p['components'][0]['chart']['version'] == '1.18.9'
     assert versions.PINS['cilium']['chart']['version'] != '1.18.9'
     for name, pin in versions.PINS.items():

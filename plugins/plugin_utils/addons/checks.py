@@ -153,11 +153,11 @@ def mtu(cluster, nodes=None):
         for node, facts in sorted((nodes or {}).items()):
             for l in (facts or {}).get('links') or []:
                 if l.get('name') in CNI_LINKS and l.get('mtu') and int(l['mtu']) > p['mtu_limit']:
-                    out.append(_f(name, 'fail', '%s %s' % (node, l['name']),
-                                  "%s on %s has MTU %d, more than the pod path allows (%d = %d - %d for %s): packets "
-                                  "near full size are dropped" % (l['name'], node, int(l['mtu']), p['mtu_limit'],
-                                                                   p['mtu_path']['mtu'], p['overhead']['bytes'],
-                                                                   '+'.join(x[0] for x in p['overhead']['parts']) or 'none'),
+                    encap = '+'.join(x[0] for x in p['overhead']['parts']) or 'none'
+                    msg = ("%s on %s has MTU %d, more than the pod path allows (%d = %d - %d for %s): packets near full "
+                           "size are dropped" % (l['name'], node, int(l['mtu']), p['mtu_limit'], p['mtu_path']['mtu'],
+                                                 p['overhead']['bytes'], encap))
+                    out.append(_f(name, 'fail', '%s %s' % (node, l['name']), msg,
                                   "re-run role seed.nodenet.cni (it sets the MTU) and restart the CNI pods"))
     if not out:
         out.append(_f(name, 'ok', 'pod MTU', "pod MTU %s on a %s-byte path" % (p['mtu'], p['mtu_path']['mtu'])))
