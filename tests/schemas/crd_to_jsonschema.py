@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Convert CustomResourceDefinitions to JSON schemas for offline validation of rendered objects.
 
-    crd_to_jsonschema.py OUTDIR CRD.yaml [CRD.yaml ...]
+    python tests/schemas/crd_to_jsonschema.py OUTDIR CRD.yaml [CRD.yaml ...]
 
 For every served version of every CRD in the files it writes OUTDIR/<group>_<kind>_<version>.json:
 the version's openAPIV3Schema as JSON Schema (draft 2020-12), with Kubernetes' extensions made

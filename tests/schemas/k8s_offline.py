@@ -23,7 +23,7 @@ HELM_CHART_KEYS = {'name', 'repo', 'version', 'releaseName', 'namespace', 'inclu
 
 
 def _crd_schema(obj):
-    group, _, version = obj.get('apiVersion', '').rpartition('/')
+    group, dummy, version = obj.get('apiVersion', '').rpartition('/')
     path = os.path.join(HERE, 'crds', '%s_%s_%s.json' % (group, obj.get('kind'), version))
     if not group or not os.path.exists(path):
         return None

@@ -340,7 +340,7 @@ def test_a_misspelt_field_is_caught_by_the_schemas():
 
 
 def test_flannel_patch_applies_to_the_pinned_upstream_manifest():
-    upstream = k8s_offline.load_all(os.path.join(os.path.dirname(HERE), 'schemas', 'upstream', 'kube-flannel-v0.28.9.yml'))
+    upstream = k8s_offline.load_all(os.path.join(os.path.dirname(HERE), 'schemas', 'upstream', 'kube-flannel-v0.28.9.manifest'))
     plan = cni.plan({'networks': [{'name': 'n', 'cidrs': ['fd00:50::/64'], 'mtu': 9000}],
                      'pod_cidrs': ['10.244.0.0/16', 'fd00:10:244::/56'], 'cni': {'plugin': 'flannel'}})
     docs = render.patch(upstream, plan['components'][0]['patches'])

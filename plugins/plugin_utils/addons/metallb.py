@@ -99,8 +99,7 @@ def check_pools(cluster, nodes=None):
     mlb = cluster.get('metallb') or {}
     pools = mlb.get('pools')
     if not pools:
-        raise _err("required: at least one pool, e.g. [{name: default, addresses: [192.168.50.200-192.168.50.220]}]",
-                   F + '.pools')
+        raise _err("required: at least one pool with a name and addresses (CIDRs or first-last ranges)", F + '.pools')
     occupied = _occupied(cluster, nodes)
     node_nets = [ipaddress.ip_network(str(c)) for net in cluster.get('networks') or [] for c in net.get('cidrs') or []]
     seen, out, warnings = {}, [], []
@@ -185,7 +184,7 @@ def plan(cluster, nodes=None, versions=None):
         my_asn = _asn(bgp.get('asn'), F + '.bgp.asn')
         peers = bgp.get('peers') or []
         if not peers:
-            raise _err("mode bgp needs at least one peer: [{address: 192.168.50.1, asn: 64512}]", F + '.bgp.peers')
+            raise _err("mode bgp needs at least one peer with an address and an asn", F + '.bgp.peers')
         for i, peer in enumerate(peers):
             pf = '%s.bgp.peers[%d]' % (F, i)
             for k in peer:
