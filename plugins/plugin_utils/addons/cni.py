@@ -55,7 +55,7 @@ WIREGUARD_PORT = {'cilium': [51871], 'calico': [51820, 51821], 'flannel': [51820
 OWN_OVERHEAD = {'cilium': {'vxlan': 50, 'geneve': 50, 'native': 0, 'wireguard': 80},
                 'flannel': {'vxlan': 50, 'wireguard': 80, 'host-gw': 0}}
 KEYS = ('plugin', 'mode', 'multus', 'encryption', 'kube_proxy_replacement', 'mtu', 'underlay', 'networks',
-        'bgp', 'api_server', 'version', 'values')
+        'bgp', 'api_server', 'values')
 
 
 def _err(msg, field):

@@ -27,7 +27,7 @@ from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.versions impor
 from ansible_collections.seed.nodenet.plugins.plugin_utils.addons.cni import _asn, _addr, with_defaults
 
 MODES = ('l2', 'bgp')
-KEYS = ('mode', 'pools', 'interfaces', 'bgp', 'node_selectors', 'version', 'values')
+KEYS = ('mode', 'pools', 'interfaces', 'bgp', 'node_selectors', 'values')
 POOL_KEYS = ('name', 'addresses', 'auto_assign', 'avoid_buggy_ips')
 PEER_KEYS = ('address', 'asn', 'port', 'hold_time', 'keepalive_time', 'multihop', 'name', 'source_address')
 F = 'nodenet_cluster.metallb'
