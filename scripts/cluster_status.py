@@ -41,7 +41,7 @@ def node_block(name, st, key_to_node, now):
     out.append('  routes     ' + ('   '.join(routes) or '-'))
     for w in st.get('wireguard') or []:
         out.append('  mesh %-5s port %s, %d peer(s)' % (w['name'], w['listen_port'], len(w['peers'])))
-        for p in w['peers']:
+        for p in sorted(w['peers'], key=lambda p: key_to_node.get(p['public_key'], p['public_key'])):
             out.append('    %-8s %-18s %-22s handshake %-9s rx %-9s tx %s' % (
                 key_to_node.get(p['public_key'], p['public_key'][:8] + '...'), ','.join(p['allowed_ips']),
                 p.get('endpoint') or '-', age(p.get('latest_handshake'), now), human(p.get('rx_bytes') or 0),
@@ -62,7 +62,7 @@ def matrix(status):
             key = (src, dst, via)
             cell.setdefault(key, {})[fam] = verdict == 'ok'
     out, failed = [], []
-    w = max(len(n) for n in nodes) + 2
+    w = max([len(n) for n in nodes] + [5]) + 2
     for via in vias:
         out.append('')
         out.append('reachability over %s (%s)' % (via, 'WireGuard' if via == 'mesh' else 'node network; IPv4/IPv6'))
