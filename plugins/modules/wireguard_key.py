@@ -21,7 +21,7 @@ author:
   - seed.nodenet developers (@seed-nodenet)
 options:
   path:
-    description: Absolute path of the key file (as C(wg genkey) writes it). Its directory must exist.
+    description: Absolute path of the key file (as C(wg genkey) writes it). A missing directory is created (mode 0700).
     type: path
     required: true
   generate:
@@ -78,10 +78,14 @@ def main():
             module.exit_json(changed=False, public_key=wg.b64(wg.public_key(raw)))
         if not module.params['generate']:
             module.fail_json(msg="'%s' does not exist and generate is false" % path, field='path')
-        if not os.path.isdir(os.path.dirname(path)):
-            module.fail_json(msg="the directory of '%s' does not exist, so the key can't be generated there" % path, field='path')
         if module.check_mode:
             module.exit_json(changed=True, public_key=None)
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            try:
+                os.makedirs(directory, 0o700)
+            except OSError as e:
+                module.fail_json(msg="can't create the directory of '%s': %s" % (path, e.strerror), field='path')
         raw = wg.generate_private_key()
         wg.write_key_file(path, raw)
         module.exit_json(changed=True, public_key=wg.b64(wg.public_key(raw)))
