@@ -23,9 +23,9 @@ def age(ts, now):
 
 def node_block(name, st, key_to_node, now):
     out = ['%s  (%s, %s)' % (name, st['role'], (st.get('hostname') or {}).get('fqdn') or name)]
-    links = [l for l in st['links'] if l['name'] != 'lo']
-    out.append('  links      ' + '   '.join('%s %s mtu %s' % (l['name'], l.get('operational_state') or ('up' if l.get('up') else 'down'), l['mtu'])
-                                          for l in links))
+    links = ['%s %s mtu %s' % (link['name'], link.get('operational_state') or ('up' if link.get('up') else 'down'), link['mtu'])
+             for link in st['links'] if link['name'] != 'lo']
+    out.append('  links      ' + '   '.join(links))
     by_link = {}
     for a in st['addresses']:
         if a.get('scope') == 'link' or a['link'] == 'lo':
