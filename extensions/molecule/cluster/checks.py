@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs of playbooks/site.yml on the scenario's lab, each checked as a user would (called by verify.yml):
 
   checks.py runner    LAB DIR   idempotence through ansible-runner with a private data directory (as AWX runs it)
@@ -8,7 +7,6 @@
 
 A node's state is read with nsenter into its network, UTS and mount namespaces (addresses, routes, the
 firewall without counters, host name, /etc/hosts, /etc/resolv.conf, confirm-or-revert files)."""
-import copy
 import glob
 import json
 import os
