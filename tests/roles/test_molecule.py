@@ -10,8 +10,6 @@ import hashlib
 import os
 import socket
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST_FILES = ('/etc/resolv.conf', '/etc/hosts', '/etc/hostname')
 
@@ -43,7 +41,6 @@ def leftovers(name):
     return found
 
 
-@pytest.mark.filterwarnings('ignore::DeprecationWarning')
 def test_molecule_scenario(molecule_scenario):
     assert molecule_scenario.parent_directory.name == 'extensions', 'scenarios live in extensions/molecule/'
     name = lab_name(molecule_scenario.name)

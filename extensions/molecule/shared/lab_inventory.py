@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Inventory script for molecule: the scenario's lab inventory (/run/nodenet/lab/<lab>/inventory.yml,
 written by the role seed.nodenet.lab at create) in the script format, so converge and verify see the
 lab's host variables (nodenet_lab_links, a node's vars). Empty until the lab exists.
