@@ -277,9 +277,9 @@ def test_bad_input_is_clear_never_echoes_keys_and_changes_nothing(pair):
 def test_userspace_name_is_per_node_not_per_namespace(pair):
     """The UAPI socket path depends on the name only: the same name in another namespace fails clearly."""
     a, b = pair
-    a.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND}]})
+    a.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND, 'private_key': a.private}]})
     with pytest.raises(ApplyError) as exc:
-        b.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND}]})
+        b.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND, 'private_key': b.private}]})
     assert 'another network namespace' in str(exc.value) and 'nothing had been changed' in str(exc.value)
     assert a.wg not in sh('ip', '-n', b.ns, '-o', 'link').stdout
     assert wg.uapi_in_netns(a.wg, a.ns) == 'here'
