@@ -332,6 +332,19 @@ def test_pending_file_is_private(run, netns, run_dir):
 
 
 # ---------------------------------------------------------------- persistence
+def differences(want, got):
+    """The records that differ, per section, for an assertion message (pytest -q cuts its own diff)."""
+    lines = []
+    for section in sorted(set(want) | set(got)):
+        w = [json.dumps(r, sort_keys=True) for r in want.get(section, [])]
+        g = [json.dumps(r, sort_keys=True) for r in got.get(section, [])]
+        lines += ['%s only before the reboot: %s' % (section, r) for r in w if r not in g]
+        lines += ['%s only after it: %s' % (section, r) for r in g if r not in w]
+        if not lines and w != g:
+            lines.append('%s: the same records in another order:\n  %s\n  %s' % (section, w, g))
+    return '\n'.join(lines)
+
+
 def test_persisted_state_is_applied_again_by_the_boot_units_command(run, netns, tmp_path):
     paths = dict(state_file=str(tmp_path / 'etc' / 'state.json'), unit_file=str(tmp_path / 'system' / 'nodenet.service'),
                  engine_dir=str(tmp_path / 'lib' / 'seed-nodenet'))
@@ -366,7 +379,7 @@ def test_persisted_state_is_applied_again_by_the_boot_units_command(run, netns, 
         s['links'] = sorted(s['links'], key=lambda x: x['name'])
         s['addresses'] = sorted(s['addresses'], key=lambda x: x['address'])
         return s
-    assert stable(got) == stable(want)
+    assert stable(got) == stable(want), differences(stable(want), stable(got))
     # and again: nothing to do
     p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
     assert p.returncode == 0 and json.loads(p.stdout)['changed'] is False
