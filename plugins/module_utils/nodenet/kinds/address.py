@@ -7,12 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index, write_sysctl)
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, batch, link_index, read_sysctl, write_sysctl)
 
 try:
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -27,6 +28,10 @@ SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
 IFA_FLAGS = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
              (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
              (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
+# Flags a user or a program chose when adding the address (the rest are the kernel's state):
+# a rolled-back removal adds the address again with these, and with its lifetimes.
+CHOSEN_FLAGS = ('nodad', 'homeaddress', 'managetempaddr', 'noprefixroute')
+FOREVER = 0xFFFFFFFF
 
 OPTIONS = dict(
     address=dict(type='str', required=True),
@@ -72,7 +77,9 @@ def read(nl, state):
         fam = m['family']
         addr = m.get('address') if fam == socket.AF_INET6 else (m.get('local') or m.get('address'))
         cidr = '%s/%d' % (addr, m['prefixlen'])
-        flags = m.get('flags') if m.get('flags') is not None else m['flags']
+        flags = m.get_attr('IFA_FLAGS')   # all 32 bits (the header field has only the first 8)
+        if flags is None:
+            flags = m['flags']
         rec = {
             'address': cidr,
             'link': link,
@@ -86,6 +93,12 @@ def read(nl, state):
             rec['broadcast'] = m.get('broadcast')
             if m.get('address') and m.get('address') != addr:
                 rec['peer'] = m.get('address')
+        cache = m.get_attr('IFA_CACHEINFO')
+        if cache:   # seconds left; only addresses that expire (DHCP, SLAAC, a lifetime given to ip) have them
+            if cache['ifa_valid'] != FOREVER:
+                rec['valid_lft'] = cache['ifa_valid']
+            if cache['ifa_preferred'] != FOREVER:
+                rec['preferred_lft'] = cache['ifa_preferred']
         out[key(rec)] = rec
     return out
 
@@ -136,22 +149,46 @@ def _args(nl, rec):
 def apply(nl, op):
     what = "%s address %s on '%s'" % (op['action'], (op['after'] or op['before'])['address'], (op['after'] or op['before'])['link'])
     try:
-        if op['action'] == 'create':
-            nl.addr('add', **_args(nl, op['after']))
-        elif op['action'] == 'delete':
-            _delete(nl, op['before'])
-        else:
-            _delete(nl, op['before'])
-            nl.addr('add', **_args(nl, op['after']))
+        if op['action'] in ('delete', 'modify'):
+            changed = _delete(nl, op['before'])
+            if changed:
+                op.setdefault('sysctls_before', {}).update(changed)   # for the inverse (journal)
+        if op['action'] in ('create', 'modify'):
+            _add(nl, op['after'])
+        for path, value in sorted((op.get('restore_sysctls') or {}).items()):
+            write_sysctl(nl, path, value)
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
+
+
+def _add(nl, rec):
+    """Add an address; one put back by a rollback also gets the flags and lifetimes it had."""
+    if not rec.get('flags') and 'valid_lft' not in rec and 'preferred_lft' not in rec:
+        nl.addr('add', **_args(nl, rec))
+        return
+    m = _message(nl, rec)
+    flags = 0
+    for bit, name in IFA_FLAGS:
+        if name in rec.get('flags', ()):
+            flags |= bit
+    m['attrs'].append(('IFA_FLAGS', flags))
+    if 'valid_lft' in rec or 'preferred_lft' in rec:
+        valid = rec.get('valid_lft', FOREVER)
+        m['attrs'].append(('IFA_CACHEINFO', {'ifa_valid': valid, 'ifa_preferred': min(rec.get('preferred_lft', FOREVER), valid),
+                                             'cstamp': 0, 'tstamp': 0}))
+    code = batch(nl, [m])[0]
+    if code:
+        raise OSError(code, os.strerror(code))
 
 
 def message(nl, op):
     """The create request as one message for netlink.batch() (None: apply it on its own)."""
     if op['action'] != 'create' or ifaddrmsg is None:
         return None
-    rec = op['after']
+    return _message(nl, op['after'])
+
+
+def _message(nl, rec):
     addr, plen = rec['address'].rsplit('/', 1)
     m = ifaddrmsg()
     m['family'] = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
@@ -167,18 +204,42 @@ def message(nl, op):
 
 
 def _delete(nl, rec):
+    """Delete the address; returns {sysctl path: value before} for what it had to change."""
+    changed = {}
     if rec.get('family') == 'inet4' and 'secondary' not in (rec.get('flags') or []):
         # without this the kernel deletes every secondary address of the subnet with its primary
-        write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % rec['link'], 1)
+        path = 'net/ipv4/conf/%s/promote_secondaries' % rec['link']
+        old = read_sysctl(nl, path)
+        if old is not None and old != '1':
+            write_sysctl(nl, path, 1)
+            changed[path] = old
     nl.addr('del', **_args(nl, rec))
+    return changed
+
+
+def _exact(rec):
+    """What adding `rec` again needs to make it as it was: its chosen flags and its lifetimes."""
+    out = _clean(rec)
+    flags = [f for f in rec.get('flags') or () if f in CHOSEN_FLAGS]
+    if flags:
+        out['flags'] = flags
+    for k in ('valid_lft', 'preferred_lft'):
+        if rec.get(k) is not None:
+            out[k] = rec[k]
+    return out
 
 
 def inverse(op):
+    restore = op.get('sysctls_before')
     if op['action'] == 'create':
-        return _op('delete', op['key'], before=op['after'])
-    if op['action'] == 'delete':
-        return _op('create', op['key'], after=_clean(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=op['before'])
+        inv = _op('delete', op['key'], before=op['after'])
+    elif op['action'] == 'delete':
+        inv = _op('create', op['key'], after=_exact(op['before']))
+    else:
+        inv = _op('modify', op['key'], before=op['after'], after=_exact(op['before']))
+    if restore:
+        inv['restore_sysctls'] = restore
+    return inv
 
 
 def satisfied(op, state):
