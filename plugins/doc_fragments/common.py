@@ -21,6 +21,9 @@ requirements:
   - Linux with netlink (the target), run as root or with CAP_NET_ADMIN.
   - Python library pyroute2 >= 0.7.3 on the target (see the prereqs notes in the README).
 attributes:
+  action_group:
+    support: full
+    membership: [seed.nodenet.nodenet]
   check_mode:
     support: full
     description: The plan is computed from the kernel's state and reported; nothing is changed.

@@ -17,6 +17,9 @@ options:
     type: bool
     default: false
 attributes:
+  action_group:
+    support: full
+    membership: [seed.nodenet.files]
   check_mode:
     support: full
     description: The new content is computed and compared; nothing is written.
