@@ -24,6 +24,7 @@ attributes:
   action_group:
     support: full
     membership: [seed.nodenet.nodenet]
+    description: C(module_defaults) for C(group/seed.nodenet.nodenet) set I(netns) once for every module of the group.
   check_mode:
     support: full
     description: The plan is computed from the kernel's state and reported; nothing is changed.
