@@ -5,7 +5,9 @@ Each example runs in its own scratch network namespace that has the NICs the exa
 added to the play, and the whole ansible-playbook inside private mount and UTS namespaces whose
 /etc/resolv.conf, /etc/hosts and /etc/hostname are scratch copies, so examples that declare the
 /etc files never touch the host's. A bare task list becomes the tasks of a play on localhost;
-a play's `hosts:` group is made an inventory group holding localhost.
+a play's `hosts:` group is made an inventory group holding localhost. The whole ansible-playbook
+runs under `ip netns exec <scratch>` as well, so nothing can reach the host's own network even
+where netns does not arrive (a role passing `netns: omit` overrides module_defaults).
 
 Examples that can't run here say why (printed as the skip reason), each covered elsewhere.
 """
@@ -59,7 +61,7 @@ def as_play(doc, ns):
     return plays, groups
 
 
-def run(play_path, inventory, tmp):
+def run(play_path, inventory, tmp, ns):
     """ansible-playbook in private mount and UTS namespaces; the scratch /etc files and the host and
     domain names carry over from one run to the next, as they would on a node."""
     etc = {'resolv.conf': 'nameserver 127.0.0.53\n', 'hosts': '127.0.0.1 localhost\n', 'hostname': 'readme\n',
@@ -79,7 +81,9 @@ def run(play_path, inventory, tmp):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build', 'collections'),
                ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'), ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_NOCOLOR='1', PATH=VENV + os.pathsep + os.environ['PATH'])
-    p = subprocess.run(['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script],
+    # The whole run inside the scratch namespace too: a task that ends up without netns (a role that
+    # passes netns: omit, which beats module_defaults) still can't reach the host's network.
+    p = subprocess.run(['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script],
                        capture_output=True, text=True, env=env, check=False)
     m = RECAP.search(p.stdout)
     assert p.returncode == 0 and m, p.stdout[-4000:] + p.stderr[-2000:]
@@ -111,9 +115,9 @@ def test_readme_example_runs_as_written(example):
         inventory = os.path.join(tmp, 'inventory')
         with open(inventory, 'w') as f:
             f.write('localhost\n' + ''.join('[%s]\nlocalhost\n' % g for g in sorted(groups)))
-        first = run(play_path, inventory, tmp)
+        first = run(play_path, inventory, tmp, ns)
         assert first > 0, 'the example changed nothing in an empty namespace'
-        assert run(play_path, inventory, tmp) == 0, 'a second run changed something'
+        assert run(play_path, inventory, tmp, ns) == 0, 'a second run changed something'
     finally:
         subprocess.run(['ip', 'netns', 'del', ns], check=False)
         subprocess.run(['rm', '-rf', tmp], check=False)
