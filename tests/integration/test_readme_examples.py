@@ -29,8 +29,9 @@ RECAP = re.compile(r'localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\
 CANNOT = [
     ('seed.nodenet.bond', 'bonding and 802.1Q are not in this kernel: the VM tier runs this example '
                           '(tests/integration/playbooks/bond_vlan_bridge.yml)'),
-    ('private_key_file: /etc/nodenet', 'writes a key under the host\'s /etc/nodenet and needs several nodes: '
-                                      'tests/integration/test_wireguard.py runs the same flow in namespaces'),
+    ('private_key_file: /etc/nodenet',
+     "writes a key under the host's /etc/nodenet and needs several nodes: "
+     'tests/integration/test_wireguard.py runs the same flow in namespaces'),
     ('rollback_timeout', 'a fragment of a play (async, a new ansible_host): tests/integration/test_confirm_revert.py '
                          'runs confirm-or-revert end to end'),
 ]
