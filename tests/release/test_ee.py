@@ -112,7 +112,7 @@ def test_runner_transmit_worker_process(work, netns):
     p = run(['bash', '-o', 'pipefail', '-c', cmd])
     assert p.returncode == 0, p.stdout[-4000:]
     assert 'changed=2' in p.stdout and 'failed=0' in p.stdout, p.stdout[-4000:]
-    statuses = [os.path.join(r, 'status') for r, _, files in os.walk(os.path.join(pdd, 'artifacts')) if 'status' in files]
+    statuses = [os.path.join(r, 'status') for r, dummy, files in os.walk(os.path.join(pdd, 'artifacts')) if 'status' in files]
     assert statuses, 'process wrote no artifacts'
     with open(statuses[0]) as f:
         assert f.read().strip() == 'successful'
