@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: network
 short_description: A node's whole network in one task - links, addresses, routes, rules and /etc files - with confirm-or-revert
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Declares a node's network as one document, like a Talos machine config's network section. Every object is
     validated first, including the rules between objects, then one plan is made for everything, in dependency order
