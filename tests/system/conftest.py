@@ -102,7 +102,7 @@ class Node:
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
-            "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 quiet loglevel=3 systemd.show_status=false mitigations=off udev.event_timeout=900",
+            "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 quiet loglevel=3 systemd.show_status=auto mitigations=off udev.event_timeout=900",
             "-drive", "file=%s,if=virtio,format=qcow2,discard=unmap" % self.disk,
             "-netdev", "user,id=mgmt,restrict=on,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:22" % self.port,
             "-device", "virtio-net-pci,netdev=mgmt,mac=52:54:00:12:34:10",
