@@ -149,7 +149,7 @@ class Node:
     def ssh_argv(self, master=False):
         argv = ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes",
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+                "-o", "ConnectTimeout=90", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=8"]
         if not master:
             argv += ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
         return argv
@@ -171,7 +171,7 @@ class Node:
         return json.loads(self.ssh(cmd).stdout or "null")
 
     def reachable(self):
-        return self.ssh("true", check=False, timeout=60).returncode == 0
+        return self.ssh("true", check=False, timeout=120).returncode == 0
 
     def wait_ssh(self, timeout=BOOT_TIMEOUT):
         t0 = time.monotonic()
@@ -230,12 +230,12 @@ class Node:
             "host_key_checking = False\n"
             "callback_plugins = %s\n"
             "callbacks_enabled = nodenet_vm_result\n"
-            "timeout = 30\n"
+            "timeout = 120\n"
             "[ssh_connection]\n"
             "pipelining = True\n"
             "control_path_dir = %s\n"
             "ssh_args = -o ControlMaster=auto -o ControlPersist=30s -o UserKnownHostsFile=/dev/null "
-            "-o ServerAliveInterval=5 -o ServerAliveCountMax=3\n" % (REPO / "tests" / "vm" / "callback_plugins", self.cp_dir))
+            "-o ServerAliveInterval=15 -o ServerAliveCountMax=8\n" % (REPO / "tests" / "vm" / "callback_plugins", self.cp_dir))
         self.env = dict(os.environ)
         for key in [k for k in self.env if k.startswith("ANSIBLE_") and k not in ("ANSIBLE_COLLECTIONS_PATH",)]:
             del self.env[key]
