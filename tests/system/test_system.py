@@ -102,8 +102,8 @@ def _with_prereqs(tasks):
 def test_hostname_and_resolver_through_systemd(node):
     tasks = _with_prereqs([
         {"name": "hostname", "seed.nodenet.hostname": {"hostname": "node1.example.test"}},
-        {"name": "resolver", "seed.nodenet.resolver": {"nameservers": ["192.0.2.53", "2001:db8::53"],
-                                                        "search_domains": ["example.test"]}},
+        {"name": "resolver", "seed.nodenet.resolver": {
+            "nameservers": ["192.0.2.53", "2001:db8::53"], "search_domains": ["example.test"]}},
     ])
     res = node.play(tasks, name="etc")
     h, r = result_of(res, "hostname")["result"], result_of(res, "resolver")["result"]
@@ -130,9 +130,9 @@ def _rollback_unit_log(node):
 
 def test_confirmed_change_stays(node):
     tasks = _with_prereqs([
-        {"name": "change", "seed.nodenet.network": {"links": [{"name": "eth1", "up": True}],
-                                                     "addresses": [{"address": "192.0.2.77/24", "link": "eth1"}],
-                                                     "rollback_timeout": 30}},
+        {"name": "change", "seed.nodenet.network": {
+            "links": [{"name": "eth1", "up": True}], "addresses": [{"address": "192.0.2.77/24", "link": "eth1"}],
+            "rollback_timeout": 30}},
         {"name": "confirm", "seed.nodenet.confirm": {}},
     ])
     res = node.play(tasks, name="confirmed")
