@@ -1,0 +1,88 @@
+"""The VIP role in a lab: three control-plane nodes and a client on one switch (namespaces built directly by
+vip_lab.Lab), keepalived in each node as a supervised process (no systemd here), a TCP listener on each
+node's port 6443 standing in for the API server (no Kubernetes API server can run here).
+
+Checked as a user would: the role run with ansible-playbook (then again: changed=0), the client reaching the
+VIP (IPv4 and IPv6) and being answered by the holder, network_info showing who holds it, stopping the
+holder's keepalived moving the VIP, a node whose API listener stops giving it away, and vip_state=absent
+stopping everything. Failover times are measured in benchmarks/vip_failover.py, not asserted here."""
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
+
+from .vip_lab import Lab, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which('keepalived') is None, reason='keepalived is not installed (scripts/setup installs it)')
+
+
+@pytest.fixture
+def lab():
+    lab = Lab()
+    try:
+        yield lab.build()
+    finally:
+        lab.destroy()
+
+
+def vips_info(lab, node):
+    """network_info's vips resource on `node` (the engine behind seed.nodenet.network_info)."""
+    recs = gather(lab.ns[node], ['vips'], keepalived_conf='%s/%s/keepalived.conf' % (lab.run_dir, node))['vips']
+    return [(r['address'], r['held'], r['managed_by']) for r in recs]
+
+
+def test_keepalived_vip_moves_on_stop_and_on_api_failure(lab):
+    inv = lab.inventory()
+    r = lab.playbook(inv)
+    assert r['rc'] == 0, r['out'][-4000:]
+    assert sorted(r['recap']) == ['cp1', 'cp2', 'cp3'] and all(v['changed'] > 0 for v in r['recap'].values()), r['recap']
+
+    # cp1 has the highest priority (first of the control_plane group): it takes both VIPs
+    assert lab.holder() == 'cp1'
+    assert lab.holder(lab.VIP6) == 'cp1'
+    assert wait_for('the client reaching the VIP', lambda: lab.ask() == 'cp1', timeout=10)
+    assert wait_for('the client reaching the IPv6 VIP', lambda: lab.ask(lab.VIP6) == 'cp1', timeout=10)
+    assert sorted(vips_info(lab, 'cp1')) == [('192.168.77.50/32', True, 'keepalived'), ('fd00:77::50/128', True, 'keepalived')]
+    assert sorted(vips_info(lab, 'cp2')) == [('192.168.77.50/32', False, 'keepalived'), ('fd00:77::50/128', False, 'keepalived')]
+
+    # again: nothing to change, keepalived left running (not restarted: the VIP stays where it is)
+    r = lab.playbook(inv)
+    assert r['rc'] == 0 and all(v['changed'] == 0 for v in r['recap'].values()), (r['recap'], r['out'][-3000:])
+    assert lab.holders() == ['cp1']
+
+    # the holder's keepalived stops: cp2 (next priority) takes over and answers the client
+    assert 'stopped' in lab.supervise('cp1', 'stop').stdout
+    assert lab.holder(not_='cp1') == 'cp2'
+    assert lab.holder(lab.VIP6, not_='cp1') == 'cp2'
+    assert wait_for('the client answered by cp2', lambda: lab.ask() == 'cp2', timeout=10)
+
+    # cp1 comes back and, having the higher priority, takes the VIP back
+    assert 'started' in lab.supervise('cp1', 'start').stdout
+    assert wait_for('cp1 holding the VIP again', lambda: lab.holders() == ['cp1'], timeout=30)
+
+    # cp1's API server (the listener) stops: its health check fails and it gives the VIP away
+    lab.stop_listener('cp1')
+    assert lab.holder(not_='cp1', timeout=30) == 'cp2'
+    assert wait_for('the client answered by cp2 again', lambda: lab.ask() == 'cp2', timeout=10)
+    # ... and the check passing again gives it back
+    lab.start_listener('cp1')
+    assert wait_for('cp1 holding the VIP after its API is back', lambda: lab.holders() == ['cp1'], timeout=30)
+
+    # everything stopped and cleaned up by the role
+    r = lab.playbook(inv, extra_vars={'vip_state': 'absent'})
+    assert r['rc'] == 0, r['out'][-3000:]
+    assert lab.holders() == [] and lab.holders(lab.VIP6) == []
+    for node in lab.nodes:
+        assert not subprocess.run(['test', '-e', '%s/%s' % (lab.run_dir, node)]).returncode == 0
+    assert subprocess.run(['pgrep', '-f', lab.run_dir], capture_output=True).stdout == b''
+
+
+def test_bad_input_fails_before_anything_runs(lab):
+    r = lab.playbook(lab.inventory(provider='vrrp'))
+    assert r['rc'] != 0 and "provider one of keepalived, kube-vip, hcloud, equinix (got 'vrrp')" in r['out'], r['out'][-3000:]
+    r = lab.playbook(lab.inventory(address='192.168.77.300'))
+    assert r['rc'] != 0 and 'is not an IPv4 or IPv6 address' in r['out'], r['out'][-3000:]
+    assert lab.holders() == []
+    assert subprocess.run(['pgrep', '-f', lab.run_dir], capture_output=True).stdout == b''
