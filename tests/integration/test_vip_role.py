@@ -86,3 +86,27 @@ def test_bad_input_fails_before_anything_runs(lab):
     assert r['rc'] != 0 and 'is not an IPv4 or IPv6 address' in r['out'], r['out'][-3000:]
     assert lab.holders() == []
     assert subprocess.run(['pgrep', '-f', lab.run_dir], capture_output=True).stdout == b''
+
+
+def test_kube_vip_manifest_rendered_and_keepalived_config_checked():
+    """provider kube-vip: the static pod manifest as the kubelet would read it (no kubelet/API server here)."""
+    import os
+    import yaml
+    lab = Lab()
+    try:
+        inv = lab.inventory(provider='kube-vip')
+        manifest = os.path.join(lab.tmp, 'manifests', 'kube-vip.yaml')
+        r = lab.playbook(inv, '--diff', extra_vars={'vip_kube_vip_manifest': manifest, 'vip_netns': ''})
+        assert r['rc'] == 0, r['out'][-3000:]
+        with open(manifest) as fh:
+            pod = yaml.safe_load(fh)
+        assert pod['kind'] == 'Pod' and pod['metadata']['namespace'] == 'kube-system' and pod['spec']['hostNetwork'] is True
+        env = dict((e['name'], e['value']) for e in pod['spec']['containers'][0]['env'])
+        assert env['vip_arp'] == 'true' and env['address'] == lab.VIP4 and env['vip_interface'] == 'eth0'
+        assert env['port'] == '6443' and env['cp_enable'] == 'true' and env['vip_cidr'] == '32'
+        caps = pod['spec']['containers'][0]['securityContext']['capabilities']['add']
+        assert sorted(caps) == ['NET_ADMIN', 'NET_RAW']
+        r = lab.playbook(inv, extra_vars={'vip_kube_vip_manifest': manifest, 'vip_netns': ''})
+        assert r['rc'] == 0 and all(v['changed'] == 0 for v in r['recap'].values()), r['recap']
+    finally:
+        lab.destroy()
