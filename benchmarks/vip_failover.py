@@ -17,7 +17,7 @@ back in between, since it has the highest priority):
 
 Settings: default = the role's defaults (advert_int 1, check every 1 s, fall 2);
           fast = advert_int 0.1 (VRRPv3), fall 1, rise 1.
-Printed next to each median: the protocol's own floor for that scenario (what VRRP's timers allow).
+Printed next to each median: the bound VRRP's timers give for that scenario (see floors()).
 Not a pass/fail test. Needs root, keepalived and the project's .venv (scripts/setup).
 """
 import argparse
@@ -42,7 +42,10 @@ def floors(setting):
     adv = float(SETTINGS[setting].get('vip_advert_int', 1))
     fall = SETTINGS[setting].get('vip_check_fall', 2)
     skew = (256 - 190) / 256.0 * adv        # cp2's skew time (priority 190)
-    return {'stop': skew, 'crash': 3 * adv + skew, 'api': fall * 1.0}
+    # worst cases the timers allow: a stopped master's priority-0 advert makes a backup wait its skew time; a
+    # silent master is declared down 3 adverts + skew after its last one; a failing check lowers the priority after
+    # `fall` checks (1 s apart), and a backup preempts only when its master-down timer runs out
+    return {'stop': skew, 'crash': 3 * adv + skew, 'api': fall * 1.0 + 3 * adv + skew}
 
 
 def measure(lab, scenario):
@@ -79,7 +82,7 @@ def main():
     ap.add_argument('--scenarios', default='stop,crash,api')
     args = ap.parse_args()
     print('VIP failover, client-side (last answer from the old holder -> first from the new), %d reps' % args.reps)
-    print('%-8s %-6s %8s %8s %8s %14s' % ('setting', 'case', 'median', 'min', 'max', 'VRRP floor'))
+    print('%-8s %-6s %8s %8s %8s %14s' % ('setting', 'case', 'median', 'min', 'max', 'timer bound'))
     for setting in args.settings.split(','):
         lab = Lab().build()
         try:

@@ -286,29 +286,34 @@ def keepalived_vips(text):
     """[(address, link)] of the virtual_ipaddress blocks of a keepalived.conf (a link given with
     `dev` on the line, else the instance's `interface`)."""
     out = []
-    lines = [ln.split('#')[0].split('!')[0].strip() for ln in text.splitlines()]
-    interface, depth, in_vips, vip_depth = None, 0, False, 0
-    for ln in lines:
-        if not ln:
-            continue
-        words = ln.replace('{', ' { ').replace('}', ' } ').split()
+    interface, depth, vip_depth = None, 0, None
+
+    def emit(entry):
+        if entry:
+            dev = entry[entry.index('dev') + 1] if 'dev' in entry[:-1] else interface
+            out.append((entry[0], dev))
+
+    for line in text.splitlines():
+        words = line.split('#')[0].split('!')[0].replace('{', ' { ').replace('}', ' } ').split()
+        entry = []
         for j, w in enumerate(words):
             if w == '{':
                 depth += 1
                 if j and words[j - 1].startswith('virtual_ipaddress'):
-                    in_vips, vip_depth = True, depth
+                    vip_depth = depth
                 elif j > 1 and words[j - 2] == 'vrrp_instance':
                     interface = None
             elif w == '}':
-                if in_vips and depth == vip_depth:
-                    in_vips = False
+                if vip_depth == depth:
+                    emit(entry)
+                    entry, vip_depth = [], None
                 depth -= 1
-        if in_vips and words[0] not in ('{', '}') and not words[0].startswith('virtual_ipaddress'):
-            addr = words[0]
-            dev = words[words.index('dev') + 1] if 'dev' in words[:-1] else interface
-            out.append((addr, dev))
-        elif words[0] == 'interface' and len(words) > 1:
-            interface = words[1]
+            elif vip_depth == depth:
+                entry.append(w)
+            elif w == 'interface' and j + 1 < len(words) and vip_depth is None:
+                interface = words[j + 1]
+        if vip_depth is not None:
+            emit(entry)
     return out
 
 
