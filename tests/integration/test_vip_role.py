@@ -119,9 +119,13 @@ def test_keepalived_vip_on_lab_nodes_moves_on_stop_and_on_api_failure(role_lab):
         assert sh('ip', 'netns', 'pids', lab.ns[node]).stdout.split() == [], 'processes left in %s' % node
 
 
-def test_bad_input_fails_before_anything_runs(lab):
+def test_check_mode_and_bad_input_change_nothing(lab):
+    r = lab.playbook(lab.inventory(), '--check', '--diff')
+    assert r['rc'] == 0 and all(v['changed'] > 0 for v in r['recap'].values()), r['out'][-3000:]
+    assert 'would create' in r['out']
+    assert not os.path.exists(lab.run_dir) and lab.holders() == []
     r = lab.playbook(lab.inventory(provider='vrrp'))
-    assert r['rc'] != 0 and "provider one of keepalived, kube-vip, hcloud, equinix (got 'vrrp')" in r['out'], r['out'][-3000:]
+    assert r['rc'] != 0 and "vip_provider must be one of: keepalived, kube-vip, hcloud, equinix, got: vrrp" in r['out'], r['out'][-3000:]
     r = lab.playbook(lab.inventory(address='192.168.77.300'))
     assert r['rc'] != 0 and 'is not an IPv4 or IPv6 address' in r['out'], r['out'][-3000:]
     assert lab.holders() == []
