@@ -18,8 +18,8 @@ description:
     reading the kernel can tell it from the node's own addresses. The mark works for both families, unlike labels.
   - It is a host address (C(/32), C(/128)) unless a prefix length is given, added with C(noprefixroute) (the node's own
     address provides the subnet route) and, for IPv6, C(nodad) so it answers at once.
-  - When it is assigned, the neighbours are told at once - I(announce_count) gratuitous ARP requests (IPv4: broadcast,
-    sender and target address both the VIP) or unsolicited neighbour advertisements (IPv6: to C(ff02::1), Override
+  - When it is assigned, the neighbours are told at once - I(announce_count) gratuitous ARP requests (IPv4, broadcast,
+    sender and target address both the VIP) or unsolicited neighbour advertisements (IPv6, to C(ff02::1), Override
     flag set, with the link's MAC address), I(announce_interval) seconds apart. Nothing is sent when the VIP is
     already there (C(changed=false)) or the link is down.
   - An address that is already one of the node's ordinary addresses, or a VIP held on another link, is refused before
