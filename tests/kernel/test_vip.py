@@ -26,7 +26,8 @@ class Capture(object):
         self.dir = tempfile.mkdtemp(prefix='nnt-vip-')
         self.pcap = os.path.join(self.dir, 'cap.pcap')
         self.err = open(os.path.join(self.dir, 'stderr'), 'w+')
-        self.proc = subprocess.Popen(['ip', 'netns', 'exec', netns, 'tcpdump', '-Z', 'root', '--immediate-mode', '-i', link, '-U', '-nn', '-w', self.pcap, expr],
+        self.proc = subprocess.Popen(['ip', 'netns', 'exec', netns, 'tcpdump', '-Z', 'root', '--immediate-mode',
+                                      '-i', link, '-U', '-nn', '-w', self.pcap, expr],
                                      stdout=subprocess.DEVNULL, stderr=self.err)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

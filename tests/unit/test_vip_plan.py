@@ -91,5 +91,5 @@ vrrp_instance v6 {
     }
 }
 '''
-    assert vip.keepalived_vips(text) == [('192.0.2.100/32', 'eth1'), ('192.0.2.101', 'eth0'),
-                                      ('2001:db8::100/128', 'bond0'), ('2001:db8::101', 'bond0')]
+    assert vip.keepalived_vips(text) == [
+        ('192.0.2.100/32', 'eth1'), ('192.0.2.101', 'eth0'), ('2001:db8::100/128', 'bond0'), ('2001:db8::101', 'bond0')]
