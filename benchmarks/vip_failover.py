@@ -76,7 +76,7 @@ def measure(lab, scenario):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--settings', default='default,fast')
     ap.add_argument('--scenarios', default='stop,crash,api')
