@@ -44,7 +44,7 @@ options:
     description:
       - C(kernel) uses the kernel's WireGuard (module C(wireguard), C(CONFIG_WIREGUARD)).
       - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket, C(/var/run/wireguard/<name>.sock)
-        (C(/run/nodenet/wireguard/<netns>/<name>.sock) with I(netns): wireguard-go then runs in a private mount
+        (C(/run/nodenet/wireguard/<netns>/<name>.sock) with I(netns), where wireguard-go runs in a private mount
         namespace where that directory is its C(/var/run/wireguard)), so every namespace can have its own C(wg0).
       - C(auto) uses the kernel when it has WireGuard (loaded, built in or as a loadable module), userspace otherwise.
         An existing link keeps the backend it runs on; asking for the other one fails (remove the link first).

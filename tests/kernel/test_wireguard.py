@@ -313,6 +313,7 @@ def test_the_same_name_in_two_namespaces_carries_traffic(pair):
                     break
                 time.sleep(0.05)
 
+
 def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
     a, b = pair
     path = str(tmp_path / 'a.key')

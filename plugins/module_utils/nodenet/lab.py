@@ -314,7 +314,7 @@ class Lab(object):
         servers = []
         if up and up['dns']:
             nets = [ipaddress.ip_interface(a).network for lk in node['links'] if lk['switch'] == up['switch'] for a in lk['addresses']]
-            servers = [a.split('/')[0] for a in up['addresses'] if any(ipaddress.ip_interface(a).ip in n for n in nets)]
+            servers = [a.split('/', 1)[0] for a in up['addresses'] if any(ipaddress.ip_interface(a).ip in n for n in nets)]
         if not servers:
             return '# seed.nodenet lab node: no resolver yet\n'
         return ''.join('nameserver %s\n' % s for s in servers) + 'search %s\n' % self.d['domain']
@@ -429,12 +429,12 @@ class Lab(object):
         hosts = os.path.join(self.dir, 'dns-hosts')
         lines = []
         for a in up['addresses']:
-            lines.append('%s uplink.%s uplink\n' % (a.split('/')[0], self.d['domain']))
-        lines += ['%s internet.%s internet\n' % (a.split('/')[0], self.d['domain']) for a in INTERNET['internet']] if up['nat'] else []
+            lines.append('%s uplink.%s uplink\n' % (a.split('/', 1)[0], self.d['domain']))
+        lines += ['%s internet.%s internet\n' % (a.split('/', 1)[0], self.d['domain']) for a in INTERNET['internet']] if up['nat'] else []
         for node in self.d['nodes']:
             for lk in node['links']:
                 for a in lk['addresses']:
-                    lines.append('%s %s.%s %s\n' % (a.split('/')[0], node['name'], self.d['domain'], node['name']))
+                    lines.append('%s %s.%s %s\n' % (a.split('/', 1)[0], node['name'], self.d['domain'], node['name']))
         text = ''.join(lines)
         pidfile = os.path.join(self.dir, 'dnsmasq.pid')
         old = None
@@ -454,7 +454,7 @@ class Lab(object):
             with open(pidfile) as f:
                 os.kill(int(f.read().strip()), signal.SIGHUP)    # re-reads the hosts file
             return True
-        listen = ','.join(a.split('/')[0] for a in up['addresses'])
+        listen = ','.join(a.split('/', 1)[0] for a in up['addresses'])
         _run(nsenter(ns, mount=False) + [
             'dnsmasq', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--addn-hosts=%s' % hosts,
             '--listen-address=%s' % listen, '--bind-interfaces', '--except-interface=lo', '--pid-file=%s' % pidfile,
@@ -477,8 +477,7 @@ class Lab(object):
         _write(os.path.join(self.dir, 'sshd_config'), (
             'Port 22\nHostKey /run/nodenet-ssh/ssh_host_ed25519_key\nAuthorizedKeysFile /run/nodenet-ssh/authorized_keys\n'
             'PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n'
-            'UsePAM no\nStrictModes no\nPidFile /run/sshd.pid\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n'
-))
+            'UsePAM no\nStrictModes no\nPidFile /run/sshd.pid\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n'))
         return True
 
     def sshd(self, ns):
@@ -569,10 +568,9 @@ class Lab(object):
         for node in self.d['nodes']:
             hv = {'ansible_netns_name': node_ns(self.name, node['name']),
                   'nodenet_lab_links': [dict((k, lk[k]) for k in ('name', 'switch', 'mtu', 'addresses')) for lk in node['links']]}
-            addrs = [a.split('/')[0] for lk in node['links'] for a in lk['addresses']]
-            if ssh:
-                hv = {'ansible_host': addrs[0], 'nodenet_lab_links': hv['nodenet_lab_links'],
-                      'ansible_netns_name': hv['ansible_netns_name']}
+            addrs = [a.split('/', 1)[0] for lk in node['links'] for a in lk['addresses']]
+            if addrs:
+                hv['ansible_host'] = addrs[0]      # as on real nodes; the netns connection uses ansible_netns_name
             hv.update(node['vars'])
             for g in node['groups']:
                 groups.setdefault(g, {})[node['name']] = hv

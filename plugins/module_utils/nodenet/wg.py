@@ -488,13 +488,15 @@ class UserspaceBackend(object):
         cmd = [binary, name]
         if self.netns:
             # wireguard-go always listens in /var/run/wireguard: give it this namespace's own directory there, in a
-            # private mount namespace (without the copies of /run/netns, which would keep other namespaces alive).
+            # private mount namespace (without the copies of /run/netns and of the lab's bound namespaces, which would
+            # keep other namespaces alive).
             sockdir = uapi_dir(self.netns)
             _prune()
             for d in (UAPI_DIR, sockdir):
                 os.makedirs(d, mode=0o755, exist_ok=True)
             cmd = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-                   'umount -R -l /run/netns 2>/dev/null; mount --bind "$1" %s && exec "$2" "$3"' % UAPI_DIR,
+                   'umount -R -l /run/netns 2>/dev/null; umount -R -l /run/nodenet/ns 2>/dev/null; '
+                   'mount --bind "$1" %s && exec "$2" "$3"' % UAPI_DIR,
                    'sh', sockdir, binary, name]
 
         def start():
