@@ -2,7 +2,7 @@
 
   sudo .venv/bin/python benchmarks/vip_failover.py [--reps N] [--settings default,fast]
 
-The lab (tests/integration/vip_lab.py): three control-plane nodes and a client on one switch, a TCP
+The lab (benchmarks/vip_lab.py): three control-plane nodes and a client on one switch, a TCP
 listener on each node's port 6443 standing in for the API server (it answers with the node's name), and
 keepalived in each node set up by the role seed.nodenet.vip (run with ansible-playbook, as a user would).
 A prober in the client connects to VIP:6443 every 20 ms; the failover time is from the last answer of the
@@ -12,10 +12,10 @@ back in between, since it has the highest priority):
   stop    the holder's keepalived is stopped (it sends a priority-0 advert: the backup takes over at once)
   crash   the holder's link goes down (no more adverts: the backup waits out the master-down interval,
           3 x advert_int + skew time)
-  api     the holder's API listener stops (the health check fails `fall` times, the priority drops, and
-          the next advert lets a backup preempt)
+  api     the holder's API listener stops (the health check fails `fall` times; with the default weight 0 the
+          holder enters FAULT and sends a priority-0 advert, so a backup takes over after its skew time)
 
-Settings: default = the role's defaults (advert_int 1, check every 1 s, fall 2);
+Settings: default = the role's defaults (advert_int 0.5 VRRPv3, check every 1 s, fall 2, rise 2, weight 0);
           fast = advert_int 0.1 (VRRPv3), fall 1, rise 1.
 Printed next to each median: the bound VRRP's timers give for that scenario (see floors()).
 Not a pass/fail test. Needs root, keepalived and the project's .venv (scripts/setup).
@@ -27,7 +27,6 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), '.build', 'collections'))
 
 from vip_lab import Lab, Probe, sh, wait_for  # noqa: E402
@@ -39,13 +38,13 @@ SETTINGS = {
 
 
 def floors(setting):
-    adv = float(SETTINGS[setting].get('vip_advert_int', 1))
+    adv = float(SETTINGS[setting].get('vip_advert_int', 0.5))
     fall = SETTINGS[setting].get('vip_check_fall', 2)
     skew = (256 - 190) / 256.0 * adv        # cp2's skew time (priority 190)
     # worst cases the timers allow: a stopped master's priority-0 advert makes a backup wait its skew time; a
-    # silent master is declared down 3 adverts + skew after its last one; a failing check lowers the priority after
-    # `fall` checks (1 s apart), and a backup preempts only when its master-down timer runs out
-    return {'stop': skew, 'crash': 3 * adv + skew, 'api': fall * 1.0 + 3 * adv + skew}
+    # silent master is declared down 3 adverts + skew after its last one; a failing check puts the holder into FAULT
+    # (weight 0) after `fall` checks 1 s apart, and its priority-0 advert lets a backup take over after its skew time
+    return {'stop': skew, 'crash': 3 * adv + skew, 'api': fall * 1.0 + skew}
 
 
 def measure(lab, scenario):

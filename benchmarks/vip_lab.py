@@ -1,5 +1,4 @@
-"""A small lab for the VIP role, built directly with `ip` (shared by tests/integration/test_vip_role.py and
-benchmarks/vip_failover.py): control-plane nodes and a client, each a network namespace with eth0 on one
+"""A small lab for the VIP role's failover benchmark (benchmarks/vip_failover.py), built directly with `ip`: control-plane nodes and a client, each a network namespace with eth0 on one
 switch (a bridge in a namespace of its own), a TCP listener on each node's port 6443 standing in for the
 Kubernetes API server (it answers every connection with the node's name), and the role run with
 ansible-playbook against the nodes (connection local, `vip_netns` = the node's namespace).
@@ -17,7 +16,7 @@ import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(HERE)
 VENV = os.path.join(ROOT, '.venv', 'bin')
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
@@ -235,75 +234,3 @@ class Probe(object):
         if last_old is None or first_new is None:
             return None
         return first_new - last_old
-
-
-class RoleLab(Lab):
-    """The same lab built by the role seed.nodenet.lab (playbooks/lab.yml) and reached through the
-    seed.nodenet.netns connection plugin, as an Ansible user would: nodes cp1..cpN (group control_plane)
-    and a client node (group workers) on switch sw0, no uplink. keepalived then runs inside each node's
-    own namespaces (network, mount: its own /run), so the role's defaults apply unchanged."""
-
-    def __init__(self, nodes=3):
-        Lab.__init__(self, nodes)
-        self.name = 'nnv%s' % self.tag
-        self.ns = dict((n, '%s-%s' % (self.name, n)) for n in self.nodes + ['client'])
-        self.run_dir = '/run/nodenet-vip'
-
-    def lab_play(self, state='present'):
-        desc = {'name': self.name, 'domain': 'vip.test', 'switches': [{'name': 'sw0', 'mtu': 1500}], 'nodes': []}
-        for n in self.nodes + ['client']:
-            desc['nodes'].append({'name': n, 'groups': ['control_plane' if n != 'client' else 'workers'],
-                                  'links': [{'name': 'eth0', 'switch': 'sw0',
-                                             'addresses': [self.ip4[n] + '/24', self.ip6[n] + '/64']}]})
-        path = os.path.join(self.tmp, 'lab-vars.json')
-        with open(path, 'w') as fh:
-            json.dump({'nodenet_lab': desc, 'nodenet_lab_state': state}, fh)
-        return self._run([os.path.join(ROOT, 'playbooks', 'lab.yml'), '-e', '@' + path])
-
-    def build(self):
-        r = self.lab_play()
-        assert r['rc'] == 0, r['out'][-4000:]
-        for n in self.ns.values():       # the nodes' global IPv6 addresses usable at once
-            wait_for('DAD on %s' % n, lambda: 'tentative' not in sh('ip', '-n', n, 'addr', 'show', 'dev', 'eth0').stdout, 30)
-        for node in self.nodes:
-            self.start_listener(node)
-        return self
-
-    def destroy(self):
-        for node in list(self.listeners):
-            self.stop_listener(node)
-        self.lab_play('absent')
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def inventory(self, **cluster_vip):
-        vip = dict({'address': self.VIP4, 'address6': self.VIP6, 'link': 'eth0', 'provider': 'keepalived'}, **cluster_vip)
-        path = os.path.join(self.tmp, 'cluster.json')
-        with open(path, 'w') as fh:
-            json.dump({'nodenet_cluster': {'vip': vip}, 'vip_keepalived_install': False}, fh)
-        return path
-
-    def playbook(self, cluster_vars, *extra, extra_vars=None):
-        play = os.path.join(self.tmp, 'vip.yml')
-        with open(play, 'w') as fh:
-            fh.write('- hosts: control_plane\n  gather_facts: false\n  roles: [seed.nodenet.vip]\n')
-        args = ['-i', '/run/nodenet/lab/%s/inventory.yml' % self.name, play, '-e', '@' + cluster_vars] + list(extra)
-        if extra_vars:
-            args += ['-e', json.dumps(extra_vars)]
-        return self._run(args)
-
-    def _run(self, args):
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build', 'collections'),
-                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
-                   ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'), PATH=VENV + os.pathsep + os.environ['PATH'])
-        p = subprocess.run([os.path.join(VENV, 'ansible-playbook')] + args, capture_output=True, text=True, env=env, check=False)
-        recap = dict((m.group(1), {'changed': int(m.group(3)), 'failed': int(m.group(5)) + int(m.group(4))})
-                     for m in RECAP.finditer(p.stdout))
-        return {'rc': p.returncode, 'recap': recap, 'out': p.stdout + p.stderr}
-
-    def in_node(self, node, *cmd):
-        """A command inside all of the node's namespaces (its own /run, where keepalived's files are)."""
-        return sh('nsenter', '--net=/run/netns/' + self.ns[node], '--mount=/run/nodenet/ns/%s/mnt' % self.ns[node],
-                  '--', *cmd, check=False)
-
-    def supervise(self, node, action):
-        return self.in_node(node, '%s/%s/supervise.sh' % (self.run_dir, node), action)
