@@ -139,6 +139,12 @@ options:
     description: Addresses; each entry takes the options of M(seed.nodenet.address) (C(address), C(link), C(label), C(state)).
     type: list
     elements: dict
+  vips:
+    description:
+      - Virtual IPs; each entry takes the options of M(seed.nodenet.vip) (C(address), C(link), C(state),
+        C(announce_count), C(announce_interval)). Applied after the addresses; C(purge=[addresses]) never removes a VIP.
+    type: list
+    elements: dict
   routes:
     description: Routes; each entry takes the options of M(seed.nodenet.route) (C(destination), C(gateway), C(link), C(table), ...).
     type: list

@@ -109,7 +109,8 @@ def test_whole_node_from_empty_in_one_call_then_idempotent(run, ip, netns, snaps
     ({'links': [{'name': 'eth0', 'mtu': 'big'}]}, 'links[0].mtu', 'must be an integer'),
     ({'routes': [{'destination': '10.0.0.0/8', 'gateway': '192.0.2.1', 'colour': 'red'}]}, 'routes[0].colour', 'unknown option'),
     ({'hosts': {'entries': [{'ip': '192.0.2.1', 'aliases': ['bad_name']}]}}, 'hosts.entries[0].aliases[0]', 'invalid'),
-    ({'vips': [{'address': '192.0.2.100'}]}, 'vips', 'unknown section'),
+    ({'vips': [{'address': '192.0.2.100'}]}, 'vips[0].link', 'a link name is required'),
+    ({'vrrp': [{'address': '192.0.2.100'}]}, 'vrrp', 'unknown section'),
 ])
 def test_bad_input_names_the_field_and_touches_nothing(run, netns, snapshot, tmp_path, change, field, words):
     """Every mistake is found before anything is applied; the node keeps its state."""

@@ -42,6 +42,7 @@ SECTIONS = (
     ('bridges', 'bridge'),
     ('wireguard', 'wireguard'),
     ('addresses', 'address'),
+    ('vips', 'vip'),
     ('routes', 'route'),
     ('rules', 'rule'),
 )
@@ -281,6 +282,8 @@ def purge_ops(records, state, purge, ops):
             if obs['link'] in links and k not in declared and ('address', k) not in planned:
                 if obs['family'] == 'inet6' and obs['scope'] == 'link':
                     continue   # the kernel's own fe80::/64 address
+                if 'vip' in KINDS and KINDS['vip'].key(obs) in state.get('vip'):
+                    continue   # a VIP: the vips section (or keepalived) manages it
                 out.append({'kind': 'address', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
     if 'routes' in purge or 'daemon_routes' in purge:
         declared = set(KINDS['route'].key(r) for r in records.get('route', []))

@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vip, vlan, wireguard
 
-KINDS = dict((m.KIND, m) for m in (link, bond, vlan, bridge, wireguard, address, route, rule))
+KINDS = dict((m.KIND, m) for m in (link, bond, vlan, bridge, wireguard, address, vip, route, rule))
 ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)
 READERS = dict((k, m.read) for k, m in KINDS.items())
 
