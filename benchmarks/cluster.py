@@ -85,8 +85,7 @@ def bench(n, batches, forks, tmp):
     inv = '/run/nodenet/lab/%s/inventory.yml' % name
     try:
         t_lab, dummy = run(['playbooks/lab.yml', '-e', '@' + labvars], tmp, 1)
-        noop, dummy = run(['-i', inv, '-m', 'ansible.builtin.ping'] if False else
-                          ['-i', inv, os.path.join(tmp, 'noop.yml')], tmp, forks)
+        noop, dummy = run(['-i', inv, os.path.join(tmp, 'noop.yml')], tmp, forks)
         empty, changed1 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks)
         rerun, changed2 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks)
     finally:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the cluster status that playbooks/cluster_status.yml wrote (JSON) as tables readable at a glance:
 one block per node (links, addresses, routes, mesh peers with handshake age) and a connectivity matrix
 (each node to each node over every node network and over the mesh). Exit status 1 if any pair fails."""

@@ -79,7 +79,7 @@ def _iface(text):
 
 def _ip(text):
     try:
-        return ipaddress.ip_address(str(text).split('/')[0])
+        return ipaddress.ip_address(str(text).split('/', maxsplit=1)[0])
     except ValueError:
         return None
 
@@ -108,7 +108,7 @@ def _link_mtu(node, link):
 
 
 def hostname(node):
-    return str(node.get('hostname') or node['name']).split('.')[0]
+    return str(node.get('hostname') or node['name']).split('.', maxsplit=1)[0]
 
 
 def fqdn(node, c):
