@@ -81,7 +81,9 @@ attributes:
     description: Reports what would be made or removed.
   diff_mode:
     support: none
+    description: Nothing to diff; C(changes) lists what was made or removed.
   platform:
+    support: full
     platforms: posix
     description: Linux, as root, on the controller (it runs on C(localhost)).
 requirements:
