@@ -1,4 +1,5 @@
-"""A small lab for the VIP role's failover benchmark (benchmarks/vip_failover.py), built directly with `ip`: control-plane nodes and a client, each a network namespace with eth0 on one
+"""A small lab for the VIP role's failover benchmark (benchmarks/vip_failover.py), built directly with
+`ip`: control-plane nodes and a client, each a network namespace with eth0 on one
 switch (a bridge in a namespace of its own), a TCP listener on each node's port 6443 standing in for the
 Kubernetes API server (it answers every connection with the node's name), and the role run with
 ansible-playbook against the nodes (connection local, `vip_netns` = the node's namespace).
