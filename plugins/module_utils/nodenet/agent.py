@@ -111,6 +111,8 @@ def engine_sources():
         src = loader.get_source(name) if loader is not None and hasattr(loader, 'get_source') else None
         if src is None:
             continue
+        if isinstance(src, bytes):  # Ansible's collection loader hands sources back as bytes
+            src = src.decode('utf-8')
         rel = name.split('.')
         is_pkg = hasattr(mod, '__path__')
         path = os.path.join(*(rel + ['__init__.py'])) if is_pkg else os.path.join(*rel) + '.py'
