@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: cluster_preflight
 short_description: Every problem of a cluster description, checked on the controller before any node is touched
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Takes the cluster's nodes (name, role, the node's C(nodenet_network), optional C(hostname) and C(mesh_address))
     and the cluster description C(nodenet_cluster) (see the role C(seed.nodenet.cluster_network)) and returns a list

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: wireguard_key
 short_description: A WireGuard private key kept on the node; only its public key is returned
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Makes sure I(path) holds a WireGuard private key, generating one (mode 0600, never overwriting a file) when it
     is missing, and returns the public key. The private key never leaves the node.
