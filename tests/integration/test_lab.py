@@ -225,15 +225,26 @@ def test_check_mode_makes_nothing(tmp_path):
     assert namespaces(name) == [] and not os.path.exists('/run/nodenet/lab/' + name)
 
 
+def start_time(pid):
+    """The process's start time (field 22 of /proc/<pid>/stat), or None when there is no such process."""
+    try:
+        with open('/proc/%s/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[19]
+    except (IOError, OSError, IndexError):
+        return None
+
+
 def test_absent_removes_namespaces_processes_and_mounts(lab):
     name = lab['name']
     pids = subprocess.run(['ip', 'netns', 'pids', name + '-uplink'], capture_output=True, text=True, check=False).stdout.split()
     pids += subprocess.run(['ip', 'netns', 'pids', name + '-cp1'], capture_output=True, text=True, check=False).stdout.split()
     assert len(pids) >= 2, 'dnsmasq in the uplink and sshd in cp1'
+    started = {pid: start_time(pid) for pid in pids}
     p = lab_play(lab['tmp'], lab['desc'], '-e', 'nodenet_lab_state=absent')
     assert p.returncode == 0 and recap(p.stdout)['localhost']['changed'] == 1
     assert namespaces(name) == []
-    assert [pid for pid in pids if os.path.exists('/proc/%s' % pid)] == []
+    # the same processes (pid and start time: pids are reused quickly on a busy machine)
+    assert [pid for pid in pids if start_time(pid) is not None and start_time(pid) == started[pid]] == []
     with open('/proc/self/mountinfo') as f:
         assert [line for line in f if '/run/nodenet/ns/%s-' % name in line] == []
     assert not os.path.exists(lab['dir']) and [n for n in os.listdir('/run/nodenet/ns') if n.startswith(name)] == []

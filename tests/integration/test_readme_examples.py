@@ -34,6 +34,12 @@ CANNOT = [
      'tests/integration/test_wireguard.py runs the same flow in namespaces'),
     ('rollback_timeout', 'a fragment of a play (async, a new ansible_host): tests/integration/test_confirm_revert.py '
                          'runs confirm-or-revert end to end'),
+    ('nodenet_cluster:', 'inventory variables, not a play: tests/integration/test_addons_render.py and the molecule '
+                         'scenarios (extensions/molecule) run the roles with such descriptions'),
+    ('roles: [seed.nodenet.cni', 'installs into a Kubernetes cluster and no API server can run here: '
+                                 'tests/integration/test_addons_render.py runs both roles with render_only'),
+    ('role: seed.nodenet.prereqs', "installs packages and pyroute2 on the node, which here is this machine itself: "
+                                   'the system tier (tests/system) runs the role on a fresh Debian VM'),
 ]
 
 
