@@ -226,12 +226,14 @@ def test_check_mode_makes_nothing(tmp_path):
 
 
 def start_time(pid):
-    """The process's start time (field 22 of /proc/<pid>/stat), or None when there is no such process."""
+    """The process's start time (field 22 of /proc/<pid>/stat), or None when there is no such process or
+    only its zombie is left for its parent to reap."""
     try:
         with open('/proc/%s/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[19]
+            fields = f.read().rsplit(')', 1)[1].split()
     except (IOError, OSError, IndexError):
         return None
+    return None if fields[0] == 'Z' else fields[19]
 
 
 def test_absent_removes_namespaces_processes_and_mounts(lab):
