@@ -126,7 +126,7 @@ def node_lock(netns=None, timeout=None, task=None, pending_ok=False):
     path = lock_path(netns)
     try:
         if not os.path.isdir(agent.RUN_DIR):
-            os.makedirs(agent.RUN_DIR, 0o755)
+            os.makedirs(agent.RUN_DIR, 0o755, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
