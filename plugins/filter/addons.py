@@ -11,6 +11,47 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: cni_plan
+short_description: The CNI values derived from the cluster description and the nodes' network facts
+version_added: 0.1.0
+description:
+  - Takes the cluster description C(nodenet_cluster) and the nodes' C(seed.nodenet.network_info) facts (see
+    C(node_facts)) and returns what the role C(seed.nodenet.cni) installs; the CNI, its mode, pod CIDRs (IPv4, IPv6,
+    dual-stack), the pod MTU (the smallest MTU on the pod path minus the encapsulation of the mode), the chart or
+    manifests at the versions pinned in C(plugins/plugin_utils/addons/versions.py) and their values.
+  - The same file provides the other filters of the roles C(seed.nodenet.cni), C(seed.nodenet.metallb) and
+    C(seed.nodenet.firewall) (C(node_facts) (network_info facts of the named hosts), C(metallb_plan) (MetalLB objects,
+    pools checked against node, pod, service, mesh and VIP addresses), C(addon_ports) (the firewall ports the chosen
+    add-ons need on a node of a role), C(addon_files) (what render_only writes, with kustomizations),
+    C(addon_method) (helm or manifests), C(addon_patch), C(strict_arp) (kube-proxy's strictARP patch), and the
+    diagnose checks C(check_pods), C(check_pod_cidrs), C(check_mtu) and C(check_loadbalancers)).
+  - A bad description fails naming the field.
+positional: nodes
+options:
+  _input:
+    description: The cluster description, C(nodenet_cluster).
+    type: dict
+    required: true
+  nodes:
+    description: The nodes' network facts, a mapping of host to its links, addresses and routes, as C(node_facts) returns it.
+    type: dict
+author:
+  - seed.nodenet developers (@seed-nodenet)
+'''
+
+EXAMPLES = r'''
+- name: Show the CNI values the role would install
+  ansible.builtin.debug:
+    msg: "{{ nodenet_cluster | seed.nodenet.cni_plan(hostvars | seed.nodenet.node_facts(groups['all'])) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The CNI's plan (plugin, mode, pod CIDRs, MTU and how it came about, components with their values).
+  type: dict
+'''
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
