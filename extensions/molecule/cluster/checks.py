@@ -154,7 +154,7 @@ def check_ssh(lab, d):
     stats = recap(p.stdout)
     if sorted(stats) != NODES or not all(stats[n]['changed'] >= 1 for n in NODES):
         fail('over SSH: not every node changed: %s' % stats, p.stdout)
-    confirm = p.stdout[p.stdout.find('Batch 1: confirm'):]
+    confirm = p.stdout[p.stdout.find('Confirm batch 1]'):]
     confirm = confirm[:confirm.find('TASK [')]
     if not all(('changed: [%s]' % n) in confirm for n in ('cp1', 'cp2', 'cp3')):
         fail('batch 1 was not confirmed over SSH', p.stdout)
