@@ -118,8 +118,10 @@ def test_worked_example_cross_checks_and_rollback(netns, ip):
     with pytest.raises(ValidationError) as exc:
         converge(bad, netns=netns)
     assert exc.value.field == "links[0].mtu" and "bond" in str(exc.value)
-    bad = _worked()
-    bad["routes"].append({"destination": "10.99.0.0/16", "gateway": "192.0.2.1", "source": "203.0.113.99"})
+    bad = _worked()   # a kernel refusal after the bond, VLANs and bridge were made: a gateway behind a down link
+    bad["links"].append({"name": "dn0", "kind": "veth", "peer": "dn1"})
+    bad["addresses"].append({"address": "10.98.0.1/24", "link": "dn0"})
+    bad["routes"].append({"destination": "10.99.0.0/16", "gateway": "10.98.0.254"})
     with pytest.raises(ApplyError) as exc:
         converge(bad, netns=netns)
     assert exc.value.rolled_back
