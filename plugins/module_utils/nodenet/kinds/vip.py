@@ -25,7 +25,7 @@ import socket
 import struct
 import time
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index, write_sysctl
 
@@ -148,7 +148,7 @@ def plan(records, state, ctx):
 
 
 def _op(action, k, before=None, after=None):
-    return {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
+    return ops.make(KIND, action, k, before, after)
 
 
 def _clean(rec):
