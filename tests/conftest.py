@@ -15,3 +15,11 @@ if not os.path.islink(LINK):
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', COLLECTIONS)
+
+# Load the collection through Ansible's own collection finder from the start. pytest-ansible
+# (--ansible-unit-inject-only, pytest.ini) installs that finder only when the session starts, after
+# the tiers' conftest files have imported engine modules the plain way; a module imported after
+# that then fails with "collection metadata was not loaded for collection seed.nodenet".
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder  # noqa: E402
+
+_AnsibleCollectionFinder(paths=[COLLECTIONS])._install()  # pylint: disable=protected-access

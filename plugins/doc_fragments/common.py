@@ -34,6 +34,10 @@ requirements:
   - Linux with netlink (the target), run as root or with CAP_NET_ADMIN.
   - Python library pyroute2 >= 0.7.3 on the target (see the prereqs notes in the README).
 attributes:
+  action_group:
+    support: full
+    membership: [seed.nodenet.nodenet]
+    description: C(module_defaults) for C(group/seed.nodenet.nodenet) set I(netns) once for every module of the group.
   check_mode:
     support: full
     description: The plan is computed from the kernel's state and reported; nothing is changed.

@@ -23,6 +23,10 @@ options:
     type: int
     default: 120
 attributes:
+  action_group:
+    support: full
+    membership: [seed.nodenet.files]
+    description: C(module_defaults) for C(group/seed.nodenet.files) set I(backup) once for every module of the group.
   check_mode:
     support: full
     description: The new content is computed and compared; nothing is written.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: confirm
 short_description: Keep a network change applied with rollback_timeout (confirm-or-revert)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Confirms the change that M(seed.nodenet.network) applied with I(rollback_timeout) on this node (or in I(netns));
     its watchdog exits without reverting it. Like C(talosctl apply-config --mode=try) followed by a confirmation.

@@ -60,10 +60,12 @@ options:
         required: true
         suboptions:
           protocol:
-            description: Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
+            description:
+              - Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
+              - C(vrrp) is IP protocol 112 (keepalived's VRRP), C(ipencap) IP protocol 4 (IP-in-IP, Calico's IPIP mode); neither takes ports.
             type: str
             required: true
-            choices: [tcp, udp, icmp, icmpv6]
+            choices: [tcp, udp, icmp, icmpv6, vrrp, ipencap]
           ports:
             description:
               - Destination ports, numbers 1-65535 or ranges like C("30000-32767"). Required for C(tcp) and C(udp),

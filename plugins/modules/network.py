@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: network
 short_description: A node's whole network in one task - links, addresses, routes, rules and /etc files - with confirm-or-revert
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Declares a node's network as one document, like a Talos machine config's network section. Every object is
     validated first, including the rules between objects, then one plan is made for everything, in dependency order
@@ -73,8 +73,9 @@ options:
       backend:
         description:
           - C(kernel) uses the kernel's WireGuard (module C(wireguard), C(CONFIG_WIREGUARD)).
-          - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket. The socket path depends only on
-            the link name, so two userspace links of the same name can't run in two namespaces at once.
+          - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket, C(/var/run/wireguard/<name>.sock)
+            (C(/run/nodenet/wireguard/<netns>/<name>.sock) with I(netns), where wireguard-go runs in a private mount
+            namespace where that directory is its C(/var/run/wireguard)), so every namespace can have its own C(wg0).
           - C(auto) uses the kernel when it has WireGuard (loaded, built in or as a loadable module), userspace otherwise.
             An existing link keeps the backend it runs on; asking for the other one fails (remove the link first).
         type: str
@@ -136,6 +137,12 @@ options:
         type: int
   addresses:
     description: Addresses; each entry takes the options of M(seed.nodenet.address) (C(address), C(link), C(label), C(state)).
+    type: list
+    elements: dict
+  vips:
+    description:
+      - Virtual IPs; each entry takes the options of M(seed.nodenet.vip) (C(address), C(link), C(state),
+        C(announce_count), C(announce_interval)). Applied after the addresses; C(purge=[addresses]) never removes a VIP.
     type: list
     elements: dict
   routes:
@@ -242,10 +249,12 @@ options:
             required: true
             suboptions:
               protocol:
-                description: Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
+                description:
+                  - Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
+                  - C(vrrp) is IP protocol 112 (keepalived's VRRP), C(ipencap) IP protocol 4 (IP-in-IP, Calico's IPIP mode); neither takes ports.
                 type: str
                 required: true
-                choices: [tcp, udp, icmp, icmpv6]
+                choices: [tcp, udp, icmp, icmpv6, vrrp, ipencap]
               ports:
                 description:
                   - Destination ports, numbers 1-65535 or ranges like C("30000-32767"). Required for C(tcp) and C(udp),

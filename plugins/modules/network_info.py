@@ -19,6 +19,8 @@ description:
   - C(wireguard) lists the WireGuard links with their public keys and peers; private and preshared keys never appear.
   - C(firewall) is the policy of the table C(inet nodenet) that M(seed.nodenet.firewall) manages, read with
     C(nft -j list table) (needs the C(nft) command), plus the names of the other nftables tables.
+  - C(vips) lists the virtual IPs - addresses marked as VIPs by M(seed.nodenet.vip) (address protocol 118), and
+    the ones keepalived manages according to I(keepalived_conf) - with C(held), whether this node holds them now.
   - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
@@ -30,14 +32,20 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
         are read from C(/run/systemd/resolve/resolv.conf).
     type: path
     default: /etc/resolv.conf
+  keepalived_conf:
+    description:
+      - The keepalived configuration whose C(virtual_ipaddress) blocks the C(vips) resource lists, held or not
+        (the role C(seed.nodenet.vip) writes it). A missing file lists none.
+    type: path
+    default: /etc/keepalived/keepalived.conf
 attributes:
   check_mode:
     support: full
@@ -145,6 +153,18 @@ firewall:
   sample: {table: inet nodenet, present: true, default_action: block, other_tables: [ip filter],
            rules: [{name: kubelet, port_selector: {protocol: tcp, ports: [10250]}, ingress: [{subnet: 192.0.2.0/24}],
                     packets: 3, bytes: 180}]}
+vips:
+  description:
+    - VipStatus records - C(address), C(link), C(family), C(held) (the address is on this node now), C(managed_by)
+      (C(nodenet) for an address marked by M(seed.nodenet.vip), C(keepalived) for one named in I(keepalived_conf)) and
+      C(protocol) (the address protocol mark, 118, or null).
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {address: 192.0.2.100/32, link: eth0, link_index: 2, family: inet4, held: true, managed_by: nodenet, protocol: 118}
+    - {address: "2001:db8::100/128", link: eth0, link_index: null, family: inet6, held: false, managed_by: keepalived,
+       protocol: null}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -154,7 +174,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import a
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, gather
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, KEEPALIVED_CONF, gather
 
 
 def main():
@@ -162,12 +182,13 @@ def main():
         argument_spec=argument_spec(dict(
             gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)),
             resolv_conf=dict(type='path', default=RESOLV_CONF),
+            keepalived_conf=dict(type='path', default=KEEPALIVED_CONF),
         )),
         supports_check_mode=True,
     )
     try:
         facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'],
-                       run=module_runner(module))
+                       run=module_runner(module), keepalived_conf=module.params['keepalived_conf'])
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     busy = lock.busy_warning(module.params['netns'])

@@ -53,7 +53,7 @@ options:
     description:
       - C(present) adds or changes the route. C(absent) removes the route with this destination, table and metric;
         if I(gateway) or I(link) is given, only when they match. It is removed whichever program made it (a routing
-        daemon such as BIRD or FRR, a DHCP client): the request carries the route's own protocol, as the kernel needs.
+        daemon such as BIRD or FRR, a DHCP client); the request carries the route's own protocol, as the kernel needs.
       - C(present) on a route another program made takes it over (it becomes C(static)), when it differs.
     type: str
     choices: [present, absent]

@@ -22,7 +22,7 @@ description:
     (diff, C(wireguard.peers)), a fingerprint like C(<redacted:1a2b3c4d>) stands for it; it is salted per run, so it
     only tells whether a key is set and whether a run changes it.
   - Two backends behind the same options. C(kernel) is the kernel's WireGuard (generic netlink, through pyroute2).
-    C(userspace) speaks the cross-platform UAPI protocol on C(/var/run/wireguard/<name>.sock); the module starts
+    C(userspace) speaks the cross-platform UAPI protocol on a socket per namespace and link name; the module starts
     C(wireguard-go) for the link (inside I(netns)) when it is missing, and deleting the link stops it.
 author:
   - seed.nodenet developers (@seed-nodenet)
@@ -43,8 +43,9 @@ options:
   backend:
     description:
       - C(kernel) uses the kernel's WireGuard (module C(wireguard), C(CONFIG_WIREGUARD)).
-      - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket. The socket path depends only on
-        the link name, so two userspace links of the same name can't run in two namespaces at once.
+      - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket, C(/var/run/wireguard/<name>.sock)
+        (C(/run/nodenet/wireguard/<netns>/<name>.sock) with I(netns), where wireguard-go runs in a private mount
+        namespace where that directory is its C(/var/run/wireguard)), so every namespace can have its own C(wg0).
       - C(auto) uses the kernel when it has WireGuard (loaded, built in or as a loadable module), userspace otherwise.
         An existing link keeps the backend it runs on; asking for the other one fails (remove the link first).
     type: str

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import subprocess
-import textwrap
 import time
 
 from .test_playbooks import HERE, ROOT, VENV, netns  # noqa: F401 pylint: disable=unused-import

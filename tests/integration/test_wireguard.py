@@ -50,9 +50,9 @@ def lab():
     finally:
         for n, name in zip(ns, names):
             sh('ip', '-n', n, 'link', 'del', name, check=False)
-        for name in names:
+        for n, name in zip(ns, names):
             for dummy in range(100):
-                if not wg.uapi_served(name):
+                if not wg.uapi_served(name, n):
                     break
                 time.sleep(0.05)
         for n in ns:

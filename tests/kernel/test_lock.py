@@ -181,3 +181,21 @@ def test_netns_that_is_not_a_namespace_is_refused(tmp_path, what):
     assert 'not a network namespace' in str(exc.value)
     with pytest.raises(NodenetError):
         runner.converge({'link': [{'name': 'x0', 'kind': 'dummy'}]}, netns=str(p), check_mode=True)
+
+
+def test_a_user_who_cannot_write_the_run_directory_runs_without_the_lock_and_is_told(netns, tmp_path, monkeypatch):
+    """A file module run by an ordinary user on a file of their own: no lock of root's to wait for."""
+    ro = tmp_path / 'ro'
+    ro.mkdir()
+    monkeypatch.setattr(agent, 'RUN_DIR', str(ro / 'run'))
+    pid = os.fork()
+    if pid == 0:   # as nobody: /run/nodenet-like directory not writable
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            r = lock.call(lambda: {'changed': False, 'warnings': []}, netns, False, 5, 'test')
+            code = 0 if any('ran without the node lock' in w for w in r['warnings']) else 2
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0

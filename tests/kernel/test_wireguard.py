@@ -2,7 +2,7 @@
 
 Two namespaces joined by a veth; the tunnel between them is configured only through the engine
 (the same code the wireguard module runs); checked with `wg show ... dump` (wireguard-tools talks
-to the same UAPI socket) and real TCP through the tunnel addresses.
+to the same UAPI socket, the namespace's own: see wg_show) and real TCP through the tunnel addresses.
 The kernel backend is tested in the VM tier (tests/vm/test_vm_wireguard.py).
 """
 import base64
@@ -35,6 +35,14 @@ def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
+def wg_show(ns, name):
+    """`wg show <name> dump` in `ns`: wireguard-tools looks in /var/run/wireguard, so bind the namespace's own
+    socket directory there, in a private mount namespace, as the module does for wireguard-go."""
+    return sh('unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+              'mount --bind "$1" /var/run/wireguard && exec ip netns exec "$2" wg show "$3" dump',
+              'sh', wg.uapi_dir(ns), ns, name).stdout
+
+
 def keypair():
     raw = wg.generate_private_key()
     return wg.b64(raw), wg.b64(wg.public_key(raw))
@@ -58,7 +66,7 @@ class Node(object):
 
     def dump(self):
         """`wg show <link> dump` parsed: the device line and {public key: peer fields}."""
-        out = sh('ip', 'netns', 'exec', self.ns, 'wg', 'show', self.wg, 'dump').stdout.splitlines()
+        out = wg_show(self.ns, self.wg).splitlines()
         dev = out[0].split('\t')
         peers = {}
         for line in out[1:]:
@@ -87,7 +95,7 @@ def pair():
             sh('ip', '-n', n.ns, 'link', 'del', n.wg, check=False)   # stops its wireguard-go
         for n in (a, b):
             for dummy in range(100):
-                if not wg.uapi_served(n.wg):
+                if not wg.uapi_served(n.wg, n.ns):
                     break
                 time.sleep(0.05)
             sh('ip', 'netns', 'del', n.ns, check=False)
@@ -199,7 +207,7 @@ def test_tunnel_tcp_then_peers_changed_and_removed(pair):
     r = a.apply({'wireguard': [{'name': a.wg, 'state': 'absent'}]})
     assert r['operations'] == ['delete wireguard %s' % a.wg]
     assert a.wg not in sh('ip', '-n', a.ns, '-o', 'link').stdout
-    assert not wg.uapi_served(a.wg) and not os.path.exists(wg.uapi_path(a.wg))
+    assert not wg.uapi_served(a.wg, a.ns) and not os.path.exists(wg.uapi_path(a.wg, a.ns))
     assert a.apply({'wireguard': [{'name': a.wg, 'state': 'absent'}]})['changed'] is False
 
 
@@ -209,7 +217,7 @@ def test_check_mode_and_diff_show_no_secret(pair):
     before = sh('ip', '-n', a.ns, '-o', 'link').stdout
     r = a.apply(tunnel(a, b, 51820, 51821, psk=psk, firewall_mark=42), check_mode=True, diff_mode=True)
     assert r['changed'] and r['operations'][0] == 'create wireguard %s' % a.wg
-    assert sh('ip', '-n', a.ns, '-o', 'link').stdout == before and not os.path.exists(wg.uapi_path(a.wg))
+    assert sh('ip', '-n', a.ns, '-o', 'link').stdout == before and not os.path.exists(wg.uapi_path(a.wg, a.ns))
     after = r['diff'][0]['after']
     assert a.public in after and 'firewall_mark: 42' in after and '<redacted:' in after
     text = json.dumps(r['diff']) + repr(r)
@@ -274,15 +282,36 @@ def test_bad_input_is_clear_never_echoes_keys_and_changes_nothing(pair):
     assert 'not a WireGuard link' in str(exc.value) and good not in str(exc.value)
 
 
-def test_userspace_name_is_per_node_not_per_namespace(pair):
-    """The UAPI socket path depends on the name only: the same name in another namespace fails clearly."""
+def test_the_same_name_in_two_namespaces_carries_traffic(pair):
+    """wg0 in both namespaces (what a mesh of nodes looks like): each wireguard-go has its own socket, both are
+    configured, and TCP crosses the tunnel with the counters rising on both sides."""
     a, b = pair
-    a.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND}]})
-    with pytest.raises(ApplyError) as exc:
-        b.apply({'wireguard': [{'name': a.wg, 'backend': BACKEND}]})
-    assert 'another network namespace' in str(exc.value) and 'nothing had been changed' in str(exc.value)
-    assert a.wg not in sh('ip', '-n', b.ns, '-o', 'link').stdout
-    assert wg.uapi_in_netns(a.wg, a.ns) == 'here'
+    a.wg = b.wg = 'wg0'
+    try:
+        a.apply(tunnel(a, b, 51820, 51821))
+        b.apply(tunnel(b, a, 51821, 51820))
+        assert wg.uapi_path('wg0', a.ns) != wg.uapi_path('wg0', b.ns)
+        assert wg.uapi_in_netns('wg0', a.ns) == 'here' and wg.uapi_in_netns('wg0', b.ns) == 'here'
+        assert not os.path.exists(wg.uapi_path('wg0')), 'nothing in the machine-wide directory'
+        assert a.dump()['public_key'] == a.public and b.dump()['public_key'] == b.public
+        assert tcp_exchange(a, b) == b'HELLO THROUGH WIREGUARD'
+        da, db = a.dump(), b.dump()
+        assert da['peers'][b.public]['rx'] > 0 and db['peers'][a.public]['rx'] > 0
+        assert da['peers'][b.public]['latest_handshake'] > 0
+        # idempotent on both, and network_info reads each namespace's own link
+        assert a.apply(tunnel(a, b, 51820, 51821))['changed'] is False
+        assert b.apply(tunnel(b, a, 51821, 51820))['changed'] is False
+        for n, other in ((a, b), (b, a)):
+            recs = gather(n.ns, ['wireguard'])['wireguard']
+            assert [r['public_key'] for r in recs] == [n.public]
+            assert [p['public_key'] for p in recs[0]['peers']] == [other.public]
+    finally:
+        for n in (a, b):
+            sh('ip', '-n', n.ns, 'link', 'del', 'wg0', check=False)
+            for dummy in range(100):
+                if not wg.uapi_served('wg0', n.ns):
+                    break
+                time.sleep(0.05)
 
 
 def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
@@ -298,10 +327,10 @@ def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
     assert a.wg not in sh('ip', '-n', a.ns, '-o', 'link').stdout
     assert not os.path.exists(path)
     for dummy in range(100):
-        if not wg.uapi_served(a.wg):
+        if not wg.uapi_served(a.wg, a.ns):
             break
         time.sleep(0.05)
-    assert not wg.uapi_served(a.wg)
+    assert not wg.uapi_served(a.wg, a.ns)
 
     a.apply(tunnel(a, b, 51820, 51821))
     before = a.dump()

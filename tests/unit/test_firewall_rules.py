@@ -37,7 +37,7 @@ BAD = [
     ({'rules': [rule(name='a:b')]}, 'rules[0].name', 'letters, digits'),
     ({'rules': [rule(), rule()]}, 'rules[1].name', 'used twice'),
     ({'rules': [{'name': 'a', 'ingress': []}]}, 'rules[0].port_selector', 'protocol'),
-    ({'rules': [rule(proto='sctp')]}, 'rules[0].port_selector.protocol', 'icmp, icmpv6, tcp, udp'),
+    ({'rules': [rule(proto='sctp')]}, 'rules[0].port_selector.protocol', 'icmp, icmpv6, ipencap, tcp, udp, vrrp'),
     ({'rules': [rule(ports=[])]}, 'rules[0].port_selector.ports', 'need ports'),
     ({'rules': [rule(ports=None)]}, 'rules[0].port_selector.ports', 'need ports'),
     ({'rules': [rule(ports=[0])]}, 'rules[0].port_selector.ports[0]', 'allowed 1-65535'),
@@ -251,3 +251,22 @@ def test_evaluate_agrees_with_set_membership_for_random_sources():
         inside = (a in ipaddress.ip_network('10.0.0.0/8') and a not in ipaddress.ip_network('10.128.0.0/9')
                   and str(a) != '10.1.2.3') or a in ipaddress.ip_network('192.168.0.0/16')
         assert fw.evaluate(table, a, 'tcp', 22)[0] == ('accept' if inside else 'drop'), a
+
+
+def test_vrrp_renders_by_number_and_reads_back_by_name_or_number():
+    """nft prints protocol 112 as 'vrrp' only where /etc/protocols names it; both forms are the same rule."""
+    table = fw.compile_model(fw.normalize({'default_action': 'block', 'rules': [
+        rule(name='vrrp', proto='vrrp', ports=None, ingress=[{'subnet': '192.168.50.0/24'}])]}))
+    ours = [r for r in table['rules'] if r['comment'] == 'vrrp']
+    expr = fw.render_rule(ours[0])
+    assert {'match': {'op': '==', 'left': {'meta': {'key': 'l4proto'}}, 'right': 112}} in expr
+    for shown in ('vrrp', 112, '112'):
+        listed = [{'match': dict(e['match'], right=shown)} if 'match' in e and e['match']['left'] == {'meta': {'key': 'l4proto'}}
+                  else e for e in expr]
+        parsed, dummy = fw.parse_rule({'comment': 'vrrp', 'expr': listed})
+        assert parsed == ours[0]
+    assert fw.evaluate(table, '192.168.50.7', 'vrrp')[0] == 'accept'
+    assert fw.evaluate(table, '192.168.51.7', 'vrrp')[0] == 'drop'
+    with pytest.raises(ValidationError) as err:
+        fw.normalize({'rules': [rule(proto='vrrp', ports=[112])]})
+    assert err.value.field == 'rules[0].port_selector.ports'

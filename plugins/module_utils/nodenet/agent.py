@@ -64,7 +64,7 @@ def _path(kind, node, run_dir=None):
 def _write_json(path, data, mode=0o600):
     d = os.path.dirname(path)
     if d and not os.path.isdir(d):
-        os.makedirs(d, 0o755)
+        os.makedirs(d, 0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.nodenet-', dir=d or '.')
     try:
         with os.fdopen(fd, 'w') as f:
@@ -111,6 +111,8 @@ def engine_sources():
         src = loader.get_source(name) if loader is not None and hasattr(loader, 'get_source') else None
         if src is None:
             continue
+        if isinstance(src, bytes):  # Ansible's collection loader hands sources back as bytes
+            src = src.decode('utf-8')
         rel = name.split('.')
         is_pkg = hasattr(mod, '__path__')
         path = os.path.join(*(rel + ['__init__.py'])) if is_pkg else os.path.join(*rel) + '.py'
@@ -139,7 +141,7 @@ def install_engine(dest):
         pass
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
-        os.makedirs(parent, 0o755)
+        os.makedirs(parent, 0o755, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(dest), dir=parent)
     try:
         for rel, src in sources.items():
@@ -463,13 +465,13 @@ def persist_apply(enabled, changes, unit_file, engine_dir, run=None):
             continue
         d = os.path.dirname(path)
         if not os.path.isdir(d):
-            os.makedirs(d, 0o755)
+            os.makedirs(d, 0o755, exist_ok=True)
         mode = 0o755 if path.endswith('nodenet-apply') else (0o600 if path.endswith('.json') else 0o644)
         common.write(common.plan_file(path, after), mode=mode)
         os.chmod(path, mode)
     if enabled and os.path.realpath(link) != os.path.realpath(unit_file):
         if not os.path.isdir(os.path.dirname(link)):
-            os.makedirs(os.path.dirname(link), 0o755)
+            os.makedirs(os.path.dirname(link), 0o755, exist_ok=True)
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(unit_file, link)

@@ -47,11 +47,11 @@ class KernelError(NodenetError):
 class ApplyError(NodenetError):
     """An operation failed during apply/verify; carries what rollback did."""
 
-    def __init__(self, msg, rolled_back=True, rollback_errors=None, operation=None):
+    def __init__(self, msg, rolled_back=True, rollback_errors=None, operation=None, field=None):
         self.rolled_back = rolled_back
         self.rollback_errors = rollback_errors or []
         self.operation = operation
-        super(ApplyError, self).__init__(msg)
+        super(ApplyError, self).__init__(msg, field)
 
 
 def error_code(exc):

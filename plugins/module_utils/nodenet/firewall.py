@@ -40,9 +40,13 @@ TABLE = 'nodenet'
 CHAIN = 'ingress'
 # Talos's ingress chain: filter hook input, priority mangle + 10.
 CHAIN_SPEC = {'type': 'filter', 'hook': 'input', 'prio': -140}
-PROTOCOLS = ('tcp', 'udp', 'icmp', 'icmpv6')
-L4PROTO = {'tcp': 'tcp', 'udp': 'udp', 'icmp': 'icmp', 'icmpv6': 'ipv6-icmp'}
+PROTOCOLS = ('tcp', 'udp', 'icmp', 'icmpv6', 'vrrp', 'ipencap')
+L4PROTO = {'tcp': 'tcp', 'udp': 'udp', 'icmp': 'icmp', 'icmpv6': 'ipv6-icmp', 'vrrp': 'vrrp', 'ipencap': 'ipencap'}
 USER_PROTOCOL = dict((n, p) for p, n in L4PROTO.items())
+# Protocols rendered by number: nft names them only through /etc/protocols, which minimal
+# systems lack; the listing shows the name or the number, both read back as the name.
+L4NUMBER = {'vrrp': 112, 'ipencap': 4}   # VRRP; IP-in-IP (Calico's IPIP, the kernel's tunl0)
+_L4NAME = dict((str(n), name) for name, n in L4NUMBER.items())
 OPTIONS = ('default_action', 'rules', 'state', 'allow_lockout')
 # The firewall module's options (and the network module's `firewall` section).
 ARGSPEC = dict(
@@ -50,7 +54,7 @@ ARGSPEC = dict(
     rules=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         port_selector=dict(type='dict', required=True, options=dict(
-            protocol=dict(type='str', required=True, choices=['tcp', 'udp', 'icmp', 'icmpv6']),
+            protocol=dict(type='str', required=True, choices=list(PROTOCOLS)),
             ports=dict(type='list', elements='raw'),
         )),
         ingress=dict(type='list', elements='dict', default=[], options={
@@ -364,7 +368,7 @@ def render_rule(rule):
     if 'hoplimit' in rule:
         expr.append(_match(_payload('ip6', 'hoplimit'), rule['hoplimit']))
     if rule.get('l4proto') and not l4_implied:
-        expr.append(_match({'meta': {'key': 'l4proto'}}, rule['l4proto']))
+        expr.append(_match({'meta': {'key': 'l4proto'}}, L4NUMBER.get(rule['l4proto'], rule['l4proto'])))
     if 'dport' in rule:
         elems = [lo if lo == hi else {'range': [lo, hi]} for lo, hi in rule['dport']]
         expr.append(_match(_payload(rule['l4proto'], 'dport'), {'set': elems}))
@@ -453,6 +457,10 @@ def _port_set(right):
     return _merge(ranges)
 
 
+def _l4name(right):
+    return _L4NAME.get(text_type(right), right)
+
+
 def parse_rule(rule):
     """One rule object of `nft -j list table` -> (canonical rule, counters)."""
     out, stats = {}, {}
@@ -472,7 +480,7 @@ def parse_rule(rule):
             elif meta == 'nfproto' and op == '==':
                 out['nfproto'] = right
             elif meta == 'l4proto' and op == '==':
-                out['l4proto'] = right
+                out['l4proto'] = _l4name(right)
             elif ct == 'state' and op == '==':
                 out['ct_state'] = sorted(_elements(right))
             elif pl and pl.get('protocol') in ('ip', 'ip6') and pl.get('field') == 'saddr' and op in ('==', '!='):
@@ -482,9 +490,9 @@ def parse_rule(rule):
                 out['nfproto'] = 'ipv6'
                 out['hoplimit'] = int(right)
             elif pl and pl.get('protocol') == 'ip' and pl.get('field') == 'protocol' and op == '==':
-                out['nfproto'], out['l4proto'] = 'ipv4', right
+                out['nfproto'], out['l4proto'] = 'ipv4', _l4name(right)
             elif pl and pl.get('protocol') == 'ip6' and pl.get('field') == 'nexthdr' and op == '==':
-                out['nfproto'], out['l4proto'] = 'ipv6', right
+                out['nfproto'], out['l4proto'] = 'ipv6', _l4name(right)
             elif pl and pl.get('protocol') in ('tcp', 'udp') and pl.get('field') == 'dport' and op == '==':
                 out['l4proto'] = pl['protocol']
                 out['dport'] = _port_set(right)

@@ -10,11 +10,13 @@ __metaclass__ = type
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import vip as vip_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS, RESOURCES
 
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips')
+KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
 
@@ -48,7 +50,7 @@ def node_addresses(state):
     return {'current': current, 'default': default}
 
 
-def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None):
+def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None, keepalived_conf=KEEPALIVED_CONF):
     """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
     the firewall; without it the firewall is left out."""
     check_netns(netns)
@@ -68,6 +70,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run
             elif res == 'firewall':
                 if run is not None:
                     out[res] = firewall.gather_status(netns, run)
+            elif res == 'vips':
+                out[res] = vip_kind.status(state, keepalived_conf)
             elif res == 'node_addresses':
                 out[res] = node_addresses(state)
             else:

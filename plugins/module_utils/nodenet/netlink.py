@@ -130,6 +130,17 @@ def write_sysctl(nl, path, value):
     in_netns(getattr(nl, 'nodenet_netns', None), write)
 
 
+def read_sysctl(nl, path):
+    """/proc/sys/<path> inside the namespace `nl` works on, stripped; None when it does not exist."""
+    def read():
+        try:
+            with open('/proc/sys/' + path) as fh:
+                return fh.read().strip()
+        except (IOError, OSError):
+            return None
+    return in_netns(getattr(nl, 'nodenet_netns', None), read)
+
+
 def link_index(nl, name):
     """ifindex of the link called `name`, or a KernelError (ENODEV) naming it.
 

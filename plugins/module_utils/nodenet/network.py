@@ -11,9 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import ipaddress
 import json
 import os
+import tempfile
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
@@ -221,6 +223,16 @@ def check_gateways(records, state, ops, addresses):
                                   v.sub(rec.get('_where', ''), 'gateway'))
 
 
+def check_sources(records, addresses):
+    """A route's source (its preferred source address) must be an address of the node."""
+    local = set(iface.ip for iface, dummy, dummy2 in addresses)
+    for rec in records.get('route', []):
+        if rec['state'] == 'present' and rec.get('source') and ipaddress.ip_address(rec['source']) not in local:
+            raise ValidationError("source %s is not an address of this node (declared or present); the kernel only "
+                                  "takes one of its own addresses as a route's source" % rec['source'],
+                                  v.sub(rec.get('_where', ''), 'source'))
+
+
 # ---------------------------------------------------------------- purge
 def managed_links(records):
     return set(rec['name'] for kind in LINK_KINDS for rec in records.get(kind, []) if rec.get('state') == 'present')
@@ -265,6 +277,24 @@ def file_snapshot(section, params):
     if section == 'hostname':
         snap['kernel'] = list(hostname_file.kernel())
     return snap
+
+
+def check_writable(section, params):
+    """Before anything is touched: the file's directory exists and takes a new file (the write is a
+    temporary file there renamed over the old one), so a bad path fails naming <section>.path."""
+    defaults = {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS, 'hostname': hostname_file.HOSTNAME_FILE}
+    path = params.get('path') or defaults[section]
+    d = os.path.dirname(os.path.realpath(path))
+    field = v.sub(section, 'path')
+    if not os.path.isdir(d):
+        raise ValidationError("cannot write %s: the directory %s does not exist; nothing was changed" % (path, d), field)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.nodenet-probe-', dir=d)
+    except (IOError, OSError) as e:
+        why = 'the directory %s takes no new files (ENOENT)' % d if e.errno == errno.ENOENT else filecommon._why(e)
+        raise ValidationError("cannot write %s: %s; nothing was changed" % (path, why), field)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def restore_files(snaps):
@@ -345,9 +375,16 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
             check_addresses(addrs)
             if 'route' in records:
                 check_gateways(records, state, ops, addrs)
+                check_sources(records, addrs)
         fresults = {}
         for s, params in files.items():
-            fresults[s] = _file_converge(s, params, True, diff_mode, run)
+            try:
+                fresults[s] = _file_converge(s, params, True, diff_mode, run)
+            except NodenetError as e:
+                raise type(e)(e.msg, v.sub(s, e.field or 'path'))
+        for s in FILE_ORDER:
+            if s in fresults and fresults[s]['changed']:
+                check_writable(s, files[s])
         changed_files = [s for s in FILE_ORDER if s in fresults and fresults[s]['changed']]
         # the firewall: its batch checked in the kernel (nft -c) and the lock-out guard, nothing committed
         fw_run = firewall.command_runner(run) if run is not None else None
@@ -375,10 +412,13 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
         journal = apply_plan(nl, ops, fail_after=fail_after, state=state) if ops else []
         snaps = []
         fw_before = None
+        writing = None
         try:
             for s in changed_files:
                 snaps.append(file_snapshot(s, files[s]))
+                writing = s
                 r = _file_converge(s, files[s], False, False, run)
+                writing = None
                 warnings.extend(w for w in r.get('warnings', []) if w not in warnings)
             if fw_changed:
                 # last: one atomic nft transaction; on a later failure the table goes back as it was listed
@@ -389,13 +429,21 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
                 on_applied(journal, snaps)
         except Exception as e:  # noqa: BLE001
             failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
+            field = None
+            if writing is not None:
+                # the file error's own "nothing was changed" is about that file: say once what happened to the node
+                field = v.sub(writing, failed.field or 'path')
+                failed = NodenetError(failed.msg.replace('; nothing was changed', ''))
             errors = rollback(nl, journal) + restore_files(snaps) + restore_firewall(fw_before, netns, fw_run)
+            written = len(snaps) - (1 if writing is not None else 0)
             if errors:
                 msg = "%s; ROLLBACK INCOMPLETE: %s" % (failed, '; '.join(errors))
+            elif journal or written:
+                msg = "%s; rolled back what was already applied (%d operation(s), %d file section(s)), the node is as it was" % (
+                    failed, len(journal), written)
             else:
-                msg = "%s; rolled back the %d operation(s) and %d file section(s) already applied, the node is as it was" % (
-                    failed, len(journal), len(snaps))
-            raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
+                msg = "%s; nothing was changed" % failed
+            raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors, field=field)
         result['warnings'] = warnings
         result['_journal'] = journal
         return result
@@ -525,7 +573,7 @@ def run_module(module):
                           fail_after=int(fail_after) if fail_after else None, run=module.run_command,
                           on_applied=on_applied, extra_operations=pops, extra_diff=pdiff, lock_timeout=p.get('lock_timeout'))
     except ApplyError as e:
-        module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
+        module.fail_json(msg=str(e), field=e.field, rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     for w in result.pop('warnings', []):

@@ -38,6 +38,7 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         state = State(nl, READERS)
         ctx = {}
         ops = plan(records, state, ctx)
+        _cross_checks(records, state, ops)
         result = {'changed': bool(ops), 'operations': [summary(op) for op in ops]}
         if ctx.get('warnings'):
             result['warnings'] = ctx['warnings']
@@ -52,6 +53,16 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         return result
     finally:
         nl.close()
+
+
+def _cross_checks(records, state, ops):
+    """The whole-node rules a single entry can break too: a link's MTU against its parent's, a route's
+    source against the node's addresses."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
+    if records.get('link'):
+        network.check_mtus(network._final_links(records, state, ops))
+    if any(r.get('source') for r in records.get('route', [])):
+        network.check_sources(records, network._final_addresses(records, state, ops))
 
 
 def run_single(module, kind):

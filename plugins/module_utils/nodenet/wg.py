@@ -5,7 +5,10 @@
 
 kernel:    the kernel's WireGuard generic netlink family, through pyroute2.WireGuard.
 userspace: the cross-platform UAPI text protocol on /var/run/wireguard/<name>.sock, served by
-           wireguard-go (which this module starts, inside the requested namespace).
+           wireguard-go (which this module starts, inside the requested namespace). For a named
+           namespace the socket is /run/nodenet/wireguard/<netns>/<name>.sock instead: wireguard-go
+           runs in a private mount namespace where that directory is bound on /var/run/wireguard, so
+           every network namespace can have its own wg0.
 
 Both backends exchange *raw* device configurations:
   {'private_key': Secret|None, 'listen_port': int, 'fwmark': int,
@@ -50,6 +53,7 @@ except ImportError:  # pragma: no cover
 KEY_LEN = 32
 ZERO_KEY = b'\0' * KEY_LEN
 UAPI_DIR = '/var/run/wireguard'
+NETNS_UAPI_DIR = '/run/nodenet/wireguard'
 WIREGUARD_GO_PATHS = ('/usr/bin/wireguard-go', '/usr/local/bin/wireguard-go', '/usr/sbin/wireguard-go')
 # Per-process salt of the fingerprints shown instead of secrets: a fingerprint tells "set" and
 # "changed" apart within one run and says nothing about the key itself.
@@ -223,17 +227,24 @@ def wireguard_go():
     return None
 
 
-def uapi_path(name):
-    return os.path.join(UAPI_DIR, '%s.sock' % name)
+def uapi_dir(netns=None):
+    """Where the UAPI sockets of `netns` are: /var/run/wireguard for the namespace the module runs in (a lab node's
+    /run is its own), /run/nodenet/wireguard/<netns> for a named one."""
+    return os.path.join(NETNS_UAPI_DIR, netns) if netns else UAPI_DIR
 
 
-def _served(path):
-    """True when a listening socket bound to `path` was created in this thread's network namespace.
+def uapi_path(name, netns=None):
+    return os.path.join(uapi_dir(netns), '%s.sock' % name)
+
+
+def _served(*paths):
+    """True when a listening socket bound to one of `paths` was created in this thread's network namespace.
 
     Unix sockets belong to the namespace they were created in and /proc/thread-self/net/unix lists
     only those of the reader's namespace, so this tells which namespace serves a UAPI socket.
     (SO_PEERCRED can't: it names the process that called listen(), which for wireguard-go is the
-    parent that exits after handing the socket to its daemon.)
+    parent that exits after handing the socket to its daemon.) The table shows the path a socket was bound to
+    as its process saw it: /var/run/wireguard/<name>.sock for a wireguard-go in a private mount namespace.
     """
     for proc in ('/proc/thread-self/net/unix', '/proc/self/net/unix'):
         try:
@@ -244,7 +255,7 @@ def _served(path):
         for line in lines:
             cols = line.split()
             # Num RefCount Protocol Flags Type St Inode Path; St 01 = listening
-            if len(cols) >= 8 and cols[7] == path and cols[5] == '01':
+            if len(cols) >= 8 and cols[7] in paths and cols[5] == '01':
                 return True
         return False
     return False
@@ -264,18 +275,33 @@ def _connectable(path):
 
 def uapi_in_netns(name, netns):
     """'here' when <name>'s UAPI socket is served from `netns`, 'elsewhere' from another one, None if not served."""
-    path = uapi_path(name)
+    path = uapi_path(name, netns)
     if not os.path.exists(path):
         return None
-    if in_netns(netns, lambda: _served(path)):
+    if in_netns(netns, lambda: _served(path, uapi_path(name))):
         return 'here'
     return 'elsewhere' if _connectable(path) else None
 
 
-def uapi_served(name):
-    """True while anything still serves <name>'s UAPI socket."""
-    path = uapi_path(name)
+def uapi_served(name, netns=None):
+    """True while anything still serves <name>'s UAPI socket (of `netns`)."""
+    path = uapi_path(name, netns)
     return os.path.exists(path) and _connectable(path)
+
+
+def _prune():
+    """Remove the empty socket directories of namespaces that no longer exist (a link deleted with `ip link del`, or
+    its namespace deleted, leaves its directory behind)."""
+    try:
+        names = os.listdir(NETNS_UAPI_DIR)
+    except OSError:
+        return
+    for n in names:
+        if not os.path.exists(os.path.join('/run/netns', n)):
+            try:
+                os.rmdir(os.path.join(NETNS_UAPI_DIR, n))
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------- kernel backend
@@ -417,7 +443,7 @@ class UserspaceBackend(object):
         self.netns = netns
 
     def _request(self, name, text):
-        path = uapi_path(name)
+        path = uapi_path(name, self.netns)
         where = uapi_in_netns(name, self.netns)
         if where != 'here':
             why = ("its UAPI socket %s is served from another network namespace" % path if where
@@ -454,16 +480,30 @@ class UserspaceBackend(object):
                                "or use backend 'kernel' where the kernel has WireGuard")
         if uapi_in_netns(name, self.netns) == 'elsewhere':
             raise NodenetError("a userspace WireGuard link '%s' already runs in another network namespace: its UAPI socket "
-                               "%s is per name, so use another name" % (name, uapi_path(name)))
+                               "%s is per name, so use another name" % (name, uapi_path(name, self.netns)))
         # Without LOG_LEVEL the daemon's stdout and stderr are /dev/null: it must not hold our pipe open.
         env = dict((k, val) for k, val in os.environ.items()
                    if k not in ('LOG_LEVEL', 'WG_PROCESS_FOREGROUND', 'WG_TUN_FD', 'WG_UAPI_FD'))
+
+        cmd = [binary, name]
+        if self.netns:
+            # wireguard-go always listens in /var/run/wireguard: give it this namespace's own directory there, in a
+            # private mount namespace (without the copies of /run/netns and of the lab's bound namespaces, which would
+            # keep other namespaces alive).
+            sockdir = uapi_dir(self.netns)
+            _prune()
+            for d in (UAPI_DIR, sockdir):
+                os.makedirs(d, mode=0o755, exist_ok=True)
+            cmd = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                   'umount -R -l /run/netns 2>/dev/null; umount -R -l /run/nodenet/ns 2>/dev/null; '
+                   'mount --bind "$1" %s && exec "$2" "$3"' % UAPI_DIR,
+                   'sh', sockdir, binary, name]
 
         def start():
             # The engine runs without an AnsibleModule (tests, the network module's plan), so no run_command;
             # forked from this thread inside the namespace, wireguard-go creates its TUN link there.
             return subprocess.run(  # pylint: disable=ansible-bad-function
-                [binary, name], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 env=env, timeout=self.START_TIMEOUT, check=False)
         p = in_netns(self.netns, start)
         if p.returncode != 0:
@@ -480,9 +520,14 @@ class UserspaceBackend(object):
         """Deleting the TUN link makes wireguard-go exit; wait until its socket is gone."""
         nl.link('del', index=link_index(nl, name))
         for dummy in range(100):
-            if not uapi_served(name):
-                return
+            if not uapi_served(name, self.netns):
+                break
             time.sleep(0.05)
+        if self.netns:
+            try:
+                os.rmdir(uapi_dir(self.netns))     # only when no other link of the namespace has a socket there
+            except OSError:
+                pass
 
     def get(self, name):
         dev = {'private_key': None, 'listen_port': 0, 'fwmark': 0, 'peers': {}}

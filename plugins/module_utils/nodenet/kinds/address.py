@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
 import struct
 
@@ -15,7 +16,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETADDR, attrs, dump, ip_text, u32,
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index, write_sysctl)
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, batch, link_index, read_sysctl, write_sysctl)
 
 try:
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -34,6 +35,10 @@ SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
 IFA_FLAGS_NAMES = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
                    (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
                    (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
+# Flags a user or a program chose when adding the address (the rest are the kernel's state):
+# a rolled-back removal adds the address again with these, and with its lifetimes.
+CHOSEN_FLAGS = ('nodad', 'homeaddress', 'managetempaddr', 'noprefixroute')
+FOREVER = 0xFFFFFFFF
 
 OPTIONS = dict(
     address=dict(type='str', required=True),
@@ -74,7 +79,8 @@ def key(rec):
     return '%s %s' % (rec['link'], rec['address'])
 
 
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 3, 4, 6, 8
+CACHEINFO = struct.Struct('=IIII')     # preferred, valid, cstamp, tstamp
 IFADDRMSG = struct.Struct('=BBBBI')     # family, prefixlen, flags, scope, index
 
 
@@ -107,6 +113,12 @@ def read(nl, state, links=None):
                 rec['broadcast'] = ip_text(fam, a[IFA_BROADCAST]) if IFA_BROADCAST in a else None
                 if addr_raw and ip_text(fam, addr_raw) != addr:
                     rec['peer'] = ip_text(fam, addr_raw)
+            if IFA_CACHEINFO in a:   # seconds left; only addresses that expire (DHCP, SLAAC, a lifetime given to ip) have them
+                preferred, valid = CACHEINFO.unpack_from(a[IFA_CACHEINFO])[:2]
+                if valid != FOREVER:
+                    rec['valid_lft'] = valid
+                if preferred != FOREVER:
+                    rec['preferred_lft'] = preferred
             out[key(rec)] = rec
     return out
 
@@ -158,12 +170,13 @@ PURGE = ('addresses',)
 
 def purge(records, state, links, planned, chosen):
     """Removals for `purge: [addresses]`: the addresses on managed links that no entry declares
-    (not the kernel's own IPv6 link-local ones)."""
+    (not the kernel's own IPv6 link-local ones, not VIPs: the vips section or keepalived manages those)."""
     declared = set(key(r) for r in records.get(KIND, []))
+    vips = set(key(r) for r in state.get('vip').values()) if 'vip' in state.readers else set()
     out = []
     for k, obs in sorted(state.get(KIND).items()):
         if obs['link'] in links and k not in declared and (KIND, k) not in planned \
-                and not (obs['family'] == 'inet6' and obs['scope'] == 'link'):
+                and not (obs['family'] == 'inet6' and obs['scope'] == 'link') and k not in vips:
             out.append(_op('delete', k, before=obs))
     return out
 
@@ -184,15 +197,26 @@ def _args(nl, rec):
 def apply(nl, op):
     what = "%s address %s on '%s'" % (op['action'], (op['after'] or op['before'])['address'], (op['after'] or op['before'])['link'])
     try:
-        if op['action'] == 'create':
-            nl.addr('add', **_args(nl, op['after']))
-        elif op['action'] == 'delete':
-            _delete(nl, op['before'])
-        else:
-            _delete(nl, op['before'])
-            nl.addr('add', **_args(nl, op['after']))
+        if op['action'] in ('delete', 'modify'):
+            changed = _delete(nl, op['before'])
+            if changed:
+                op.setdefault('sysctls_before', {}).update(changed)   # for the inverse (journal)
+        if op['action'] in ('create', 'modify'):
+            _add(nl, op['after'])
+        for path, value in sorted((op.get('restore_sysctls') or {}).items()):
+            write_sysctl(nl, path, value)
     except Exception as e:  # noqa: BLE001
         raise explain(e, what)
+
+
+def _add(nl, rec):
+    """Add an address; one put back by a rollback also gets the flags and lifetimes it had."""
+    if not rec.get('flags') and 'valid_lft' not in rec and 'preferred_lft' not in rec:
+        nl.addr('add', **_args(nl, rec))
+        return
+    code = batch(nl, [_create(nl, rec)])[0]
+    if code:
+        raise OSError(code, os.strerror(code))
 
 
 def message(nl, op):
@@ -200,6 +224,18 @@ def message(nl, op):
     if op['action'] == 'modify' or ifaddrmsg is None:
         return None
     rec = op['after'] if op['action'] == 'create' else op['before']
+    if op['action'] == 'create':
+        return _create(nl, rec)
+    m = _message(nl, rec)
+    changed = _promote_secondaries(nl, rec)
+    if changed:
+        op.setdefault('sysctls_before', {}).update(changed)   # for the inverse (journal)
+    m['header']['type'] = RTM_DELADDR
+    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
+    return m
+
+
+def _message(nl, rec):
     addr, plen = rec['address'].rsplit('/', 1)
     m = ifaddrmsg()
     m['family'] = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
@@ -209,35 +245,78 @@ def message(nl, op):
     if rec.get('label'):
         attrs.append(('IFA_LABEL', rec['label']))
     m['attrs'] = attrs
-    if op['action'] == 'create':
-        m['header']['type'] = RTM_NEWADDR
-        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    else:
-        _promote_secondaries(nl, rec)
-        m['header']['type'] = RTM_DELADDR
-        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
+    return m
+
+
+def _create(nl, rec):
+    """The RTM_NEWADDR request for `rec`, with the flags and lifetimes a rolled-back removal puts
+    back (none for an address as declared)."""
+    m = _message(nl, rec)
+    m['header']['type'] = RTM_NEWADDR
+    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    if rec.get('flags'):
+        flags = 0
+        for bit, name in IFA_FLAGS_NAMES:
+            if name in rec['flags']:
+                flags |= bit
+        m['attrs'].append(('IFA_FLAGS', flags))
+    if 'valid_lft' in rec or 'preferred_lft' in rec:
+        valid = rec.get('valid_lft', FOREVER)
+        m['attrs'].append(('IFA_CACHEINFO', {'ifa_valid': valid, 'ifa_preferred': min(rec.get('preferred_lft', FOREVER), valid),
+                                             'cstamp': 0, 'tstamp': 0}))
     return m
 
 
 def _promote_secondaries(nl, rec):
     """Before removing a primary IPv4 address: without promote_secondaries the kernel deletes every
-    secondary address of the subnet with it. Written once per link and socket."""
+    secondary address of the subnet with it. Checked once per link and socket; returns
+    {sysctl path: value before} when it had to change it (a rollback puts that back)."""
     if rec.get('family') != 'inet4' or 'secondary' in (rec.get('flags') or []):
-        return
+        return {}
     done = getattr(nl, 'nodenet_promoted', None)
     if done is None:
         done = nl.nodenet_promoted = set()
-    if rec['link'] not in done:
-        write_sysctl(nl, 'net/ipv4/conf/%s/promote_secondaries' % rec['link'], 1)
-        done.add(rec['link'])
+    if rec['link'] in done:
+        return {}
+    done.add(rec['link'])
+    path = 'net/ipv4/conf/%s/promote_secondaries' % rec['link']
+    old = read_sysctl(nl, path)
+    if old is not None and old != '1':
+        write_sysctl(nl, path, 1)
+        return {path: old}
+    return {}
 
 
 def _delete(nl, rec):
-    _promote_secondaries(nl, rec)
+    """Delete the address; returns {sysctl path: value before} for what it had to change."""
+    changed = _promote_secondaries(nl, rec)
     nl.addr('del', **_args(nl, rec))
+    return changed
 
 
-inverse = base.inverter(KIND, _clean)
+def _exact(rec):
+    """What adding `rec` again needs to make it as it was: its chosen flags and its lifetimes."""
+    out = _clean(rec)
+    flags = [f for f in rec.get('flags') or () if f in CHOSEN_FLAGS]
+    if flags:
+        out['flags'] = flags
+    for k in ('valid_lft', 'preferred_lft'):
+        if rec.get(k) is not None:
+            out[k] = rec[k]
+    return out
+
+
+def inverse(op):
+    restore = op.get('sysctls_before')
+    if op['action'] == 'create':
+        inv = _op('delete', op['key'], before=op['after'])
+    elif op['action'] == 'delete':
+        inv = _op('create', op['key'], after=_exact(op['before']))
+    else:
+        inv = _op('modify', op['key'], before=op['after'], after=_exact(op['before']))
+    if restore:
+        inv['restore_sysctls'] = restore
+    return inv
 
 
 def _check(op, obs):

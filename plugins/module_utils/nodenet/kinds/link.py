@@ -266,6 +266,31 @@ def declare(records, state, ctx):
             ctx['link_deps'].setdefault(name, set()).add(rec['parent'])
         if 'mtu' in rec:
             ctx['link_mtu'][name] = rec['mtu']
+    _claim_peers(records, observed, ctx)
+
+
+def _claim_peers(records, observed, ctx):
+    """A new veth's peer name is a link this plan creates: no other new veth may use it as its peer,
+    and no other declared link may create a link of that name (an entry of that name without `kind`
+    only sets the peer's options)."""
+    by_name = dict((rec['name'], rec) for rec in records)
+    for i, rec in enumerate(records):
+        if rec['state'] != 'present' or rec.get('kind') != 'veth' or rec['name'] in observed:
+            continue
+        where = v.sub(netdev.where_of(rec, i, records, 'link'), 'peer')
+        other = by_name.get(rec['peer'])
+        if other is not None:
+            if other.get('kind') and not (other.get('kind') == 'veth' and other.get('peer') == rec['name']):
+                raise ValidationError("'%s' is the name of another declared link (%s) that creates its own link; "
+                                      "a veth's peer needs a name of its own" % (rec['peer'], other.get('_where') or 'kind %s' % other['kind']),
+                                      where)
+            continue
+        owner = ctx['link_owner'].get(rec['peer'], False)
+        if owner is not False:
+            raise ValidationError("'%s' is already %s; two links can't have one name"
+                                  % (rec['peer'], 'the peer named at %s' % owner if owner and owner.endswith('.peer') else
+                                     'declared at %s' % (owner or 'another entry')), where)
+        ctx['link_owner'][rec['peer']] = where
 
 
 def plan(records, state, ctx):
@@ -317,7 +342,30 @@ def plan(records, state, ctx):
         if after:
             ops.append(_op('modify', name, before=before, after=after))
     _check_references(records, observed, ctx)
+    _check_vnis(records, observed, deleted)
     return ops
+
+
+def _vxlan_family(rec):
+    for k in ('local', 'remote', 'group'):
+        if rec.get(k):
+            return ipaddress.ip_address(rec[k]).version
+    return 4
+
+
+def _check_vnis(records, observed, deleted):
+    """The kernel allows one VXLAN link per VNI, UDP port and address family in a namespace."""
+    taken = dict(((o['vni'], o.get('port'), _vxlan_family(o)), 'link %s exists with it' % n) for n, o in observed.items()
+                 if o.get('kind') == 'vxlan' and n not in deleted)
+    for i, rec in enumerate(records):
+        if rec['state'] != 'present' or rec.get('kind') != 'vxlan' or rec['name'] in observed:
+            continue
+        where = netdev.where_of(rec, i, records, 'link')
+        k = (rec['vni'], rec['port'], _vxlan_family(rec))
+        if k in taken:
+            raise ValidationError("VNI %d on UDP port %d (IPv%d) is in use: %s; a namespace has one VXLAN link per VNI and port"
+                                  % (k + (taken[k],)), v.sub(where, 'vni'))
+        taken[k] = '%s declares it' % (where or 'another entry')
 
 
 def _check_references(records, observed, ctx):

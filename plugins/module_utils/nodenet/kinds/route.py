@@ -126,7 +126,22 @@ def read(nl, state, tables=None):
             for body in dump(nl, RTM_GETROUTE, req, strict=table is not None):
                 rec = _record(body, fam, state)
                 if rec is not None and (table is None or rec['table'] == table):
-                    out[key(rec)] = rec
+                    out.setdefault(key(rec), []).append(rec)
+    return _unique(out)
+
+
+def _unique(by_key):
+    """{key: [records]} -> {key: record}. The kernel may hold several routes with one destination, table
+    and metric on different links (IPv6 does for every link: fe80::/64, ff00::/8). The one on the first
+    link by name keeps the plain key, the others get ' dev <link>' added: every route is seen, and which
+    one is which does not depend on the order the kernel dumps them in (the order links came up)."""
+    out = {}
+    for k, recs in by_key.items():
+        recs.sort(key=lambda r: (r.get('link') or '', r.get('gateway') or '', r['type'], r['protocol']))
+        out[k] = recs[0]
+        for i, rec in enumerate(recs[1:]):
+            extra = '%s dev %s' % (k, rec.get('link') or '-')
+            out[extra if extra not in out else '%s #%d' % (extra, i + 1)] = rec
     return out
 
 

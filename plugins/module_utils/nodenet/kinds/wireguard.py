@@ -272,6 +272,10 @@ def plan(records, state, ctx):
             raise ValidationError("WireGuard link '%s' runs on the %s backend; it can't move to '%s' in place (remove it first)"
                                   % (name, obs['backend'], rec['backend']), v.sub(where, 'backend'))
         if obs is None:
+            if rec['_secrets']['private_key'] is None and not rec.get('_generate'):
+                raise ValidationError("a WireGuard link needs its private key (without one it sends and accepts nothing): set "
+                                      "private_key_file (a key file on the node), with generate_key: true to create it there",
+                                      v.sub(where, 'private_key_file'))
             be = _resolve_backend(rec, where)
             if be == 'userspace' and wg.wireguard_go() is None:
                 raise ValidationError("the userspace backend needs wireguard-go on the node (Debian/Ubuntu package "
