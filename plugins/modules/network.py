@@ -220,7 +220,8 @@ options:
       - The ingress firewall, with the options of M(seed.nodenet.firewall) (the C(inet nodenet) nftables table). It is
         checked with the rest (its batch through C(nft -c), the lock-out guard) before anything is touched, applied
         last as one atomic transaction, and put back as it was if anything after it fails.
-      - Not with I(rollback_timeout) or I(persist) (the watchdog and the boot-time unit do not handle the firewall yet).
+      - Part of the same journal as every other section, so I(rollback_timeout) reverts it (the table goes back as
+        it was listed, or away if there was none) and I(persist) applies it again at boot.
     type: dict
     suboptions:
       default_action:

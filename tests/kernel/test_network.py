@@ -660,3 +660,69 @@ def test_failure_after_the_firewall_puts_its_table_back(run, netns, snapshot):
     def rules(t):
         return [(o['rule'].get('comment'), json.dumps(o['rule']['expr'], sort_keys=True)) for o in t['nftables'] if 'rule' in o]
     assert rules(nft_table(netns)) == rules(before_table)
+
+
+def fw_rules(table):
+    """(comment, expressions) of each rule of a listed table, or None when the table is absent."""
+    if table is None:
+        return None
+    return [(o['rule'].get('comment'), json.dumps(o['rule']['expr'], sort_keys=True)) for o in table['nftables'] if 'rule' in o]
+
+
+def test_unconfirmed_firewall_and_files_are_reverted_by_the_watchdog(run, netns, snapshot, run_dir, tmp_path):
+    """One journal for every kind: links, an address, the hosts file and the firewall table under one
+    confirm-or-revert; the detached watchdog (no Ansible: it runs nft itself) puts all of it back."""
+    run({'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}],
+         'firewall': {'default_action': 'accept', 'rules': [
+             {'name': 'ssh', 'port_selector': {'protocol': 'tcp', 'ports': [22]}, 'ingress': [{'subnet': '10.0.0.0/8'}]}]}})
+    hosts = tmp_path / 'hosts'
+    hosts.write_text('127.0.0.1 localhost\n')
+    before, before_fw = snapshot(), fw_rules(nft_table(netns))
+    spec = {'links': [{'name': 'eth0', 'up': True, 'mtu': 1400}],
+            'addresses': [{'address': '192.0.2.20/24', 'link': 'eth0'}],
+            'hosts': {'entries': [{'ip': '192.0.2.20', 'aliases': ['node1']}], 'path': str(hosts)},
+            'firewall': FIREWALL}
+    armed = {}
+    r = run(spec, on_applied=lambda journal, snaps: armed.update(agent.arm(journal, snaps, 2, netns)))
+    assert r['operations'][-2:] == ['write hosts %s' % hosts, 'replace table inet nodenet'], r['operations']
+    assert armed['armed'] and fw_rules(nft_table(netns)) != before_fw and 'node1' in hosts.read_text()
+    pending = json.loads(open(armed['pending_file']).read())
+    assert [op['kind'] for op in pending['journal']][-2:] == ['hosts', 'firewall']
+    assert wait_for((run_dir / ('reverted-%s.json' % agent.node_id(netns))).exists)
+    rec = json.loads((run_dir / ('reverted-%s.json' % agent.node_id(netns))).read_text())
+    assert rec['errors'] == []
+    assert snapshot() == before
+    assert fw_rules(nft_table(netns)) == before_fw
+    assert hosts.read_text() == '127.0.0.1 localhost\n'
+
+
+def test_firewall_only_change_is_reverted_to_no_table(run, netns, run_dir):
+    """A table that did not exist before the change is removed again by the revert."""
+    armed = {}
+    run({'firewall': FIREWALL}, on_applied=lambda journal, snaps: armed.update(agent.arm(journal, snaps, 1, netns)))
+    assert nft_table(netns) is not None
+    assert wait_for((run_dir / ('reverted-%s.json' % agent.node_id(netns))).exists)
+    assert nft_table(netns) is None
+
+
+def test_persisted_firewall_is_applied_again_by_the_boot_units_command(run, netns, tmp_path):
+    """The persisted state holds the firewall section as declared (state.json's `spec.firewall`); the
+    boot unit's command puts the table back after it was lost, and is idempotent."""
+    paths = dict(state_file=str(tmp_path / 'etc' / 'state.json'), unit_file=str(tmp_path / 'system' / 'nodenet.service'),
+                 engine_dir=str(tmp_path / 'lib' / 'seed-nodenet'))
+    spec = {'links': [{'name': 'eth0', 'kind': 'veth', 'peer': 'sw0', 'up': True}], 'firewall': copy(FIREWALL)}
+    run(spec)
+    want = fw_rules(nft_table(netns))
+    agent.persist_apply(True, agent.persist_plan(True, spec, netns, [], paths['state_file'], paths['unit_file'],
+                                                 paths['engine_dir']), paths['unit_file'], paths['engine_dir'])
+    assert json.load(open(paths['state_file']))['spec']['firewall'] == FIREWALL
+    sh('ip', 'netns', 'exec', netns, 'nft', 'delete', 'table', 'inet', 'nodenet')
+    unit = open(paths['unit_file']).read()
+    cmd = [l.split('=', 1)[1] for l in unit.splitlines() if l.startswith('ExecStart=')][0]
+    env = dict((k, val) for k, val in os.environ.items() if k != 'PYTHONPATH')
+    p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)['operations'] == ['create table inet nodenet']
+    assert fw_rules(nft_table(netns)) == want
+    p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, env=env, cwd='/', check=False)
+    assert p.returncode == 0 and json.loads(p.stdout)['changed'] is False

@@ -126,5 +126,5 @@ def test_file_that_fails_while_written_names_the_section_and_says_once_what_happ
     msg = str(exc.value)
     assert exc.value.field == 'hosts.path' and exc.value.rolled_back
     assert msg.startswith('hosts.path: cannot write') and 'nothing was changed' not in msg, msg
-    assert 'rolled back what was already applied (1 operation(s), 0 file section(s)), the node is as it was' in msg, msg
+    assert 'rolled back the 1 operation(s) already applied, the node is as it was' in msg, msg
     assert dump() == before

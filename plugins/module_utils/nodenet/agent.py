@@ -366,7 +366,7 @@ def watch(path):
 def revert(data):
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import rollback
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import open_netlink
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import restore_files
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import restore as restore_files
     errors = []
     if data['journal']:
         try:

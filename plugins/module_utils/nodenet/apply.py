@@ -54,14 +54,16 @@ def apply_plan(nl, ops, fail_after=None, state=None):
     except Exception as e:  # noqa: BLE001
         failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
         errors = rollback(nl, journal)
+        # the failed field (a file section's path, say) stays the error's field
+        what = failed.msg
         if errors:
             msg = ("%s; ROLLBACK INCOMPLETE: %d of %d applied operations could not be undone: %s"
-                   % (failed, len(errors), len(journal), '; '.join(errors)))
+                   % (what, len(errors), len(journal), '; '.join(errors)))
         elif journal:
-            msg = "%s; rolled back the %d operation(s) already applied, the node is as it was" % (failed, len(journal))
+            msg = "%s; rolled back the %d operation(s) already applied, the node is as it was" % (what, len(journal))
         else:
-            msg = "%s; nothing had been changed" % failed
-        raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
+            msg = "%s; nothing had been changed" % what
+        raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors, field=failed.field)
     return journal
 
 

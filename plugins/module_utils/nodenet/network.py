@@ -11,11 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import ipaddress
-import json
 import os
-import tempfile
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
@@ -23,31 +20,14 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as filecommon
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts as hosts_file
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall as fwkind
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import restore as restore_files
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, LINK_KINDS, ORDER, PURGEABLE, READERS, SECTIONS, section_of
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, LINK_KINDS, NODE_SECTIONS, ORDER,
+                                                                                    PURGEABLE, READERS, SECTIONS, section_of)
 
-# Generated /etc files: section -> its options (the same as the single-file module's).
-FILE_SECTIONS = {
-    'resolver': dict(nameservers=dict(type='list', elements='str'),
-                     search_domains=dict(type='list', elements='str'),
-                     options=dict(type='dict'),
-                     path=dict(type='path', default=resolver_file.RESOLV_CONF),
-                     dropin_path=dict(type='path', default=resolver_file.DROPIN)),
-    'hosts': dict(entries=dict(type='list', elements='dict', default=[],
-                               options=dict(ip=dict(type='str', required=True),
-                                            aliases=dict(type='list', elements='str', required=True))),
-                  exclusive=dict(type='bool', default=False),
-                  path=dict(type='path', default=hosts_file.HOSTS)),
-    'hostname': dict(hostname=dict(type='str', required=True),
-                     path=dict(type='path', default=hostname_file.HOSTNAME_FILE)),
-}
-FILE_ORDER = ('hostname', 'hosts', 'resolver')
 # Bytes a VXLAN header adds, by the family of its underlay (the kernel's max_mtu for it).
 VXLAN_HEADROOM = {4: 50, 6: 70}
 
@@ -59,9 +39,9 @@ def sections():
 
 # ---------------------------------------------------------------- validate
 def normalize_spec(spec):
-    """{section: entries} -> ({kind: [records]}, {file section: params}, firewall params or None);
-    raises ValidationError."""
-    known = set(s for s, dummy in sections()) | set(FILE_SECTIONS) | set(['firewall'])
+    """{section: entries} -> {kind: [records]} for every kind, the mapping sections (files, firewall)
+    as one entry each; raises ValidationError."""
+    known = set(s for s, dummy in ALL_SECTIONS)
     for s in spec:
         if s not in known:
             raise ValidationError("unknown section; this engine has: %s" % ', '.join(sorted(known)), s)
@@ -79,27 +59,11 @@ def normalize_spec(spec):
             out.append(entry)
         if out:
             desired[kind] = out
-    records = normalize(desired)
-    files = {}
-    for s in FILE_ORDER:
-        params = spec.get(s)
-        if params is None:
-            continue
-        try:
-            if s == 'resolver':
-                resolver_file.normalize(params)
-            elif s == 'hosts':
-                hosts_file.normalize(params.get('entries') or [])
-            else:
-                hostname_file.normalize(params.get('hostname'))
-        except ValidationError as e:
-            raise ValidationError(e.msg, v.sub(s, e.field or ''))
-        files[s] = params
-    fw = None
-    if spec.get('firewall') is not None:
-        fw = firewall.section_params(spec['firewall'])
-        firewall.normalize(fw, 'firewall')
-    return records, files, fw
+    for s, kind in NODE_SECTIONS:
+        if spec.get(s) is not None:
+            entry = spec[s] if not isinstance(spec[s], dict) else dict(spec[s], _where=s)
+            desired[kind] = [entry]
+    return normalize(desired)
 
 
 def _final_links(records, state, ops):
@@ -252,89 +216,16 @@ def purge_ops(records, state, purge, ops):
     return out
 
 
-# ---------------------------------------------------------------- files
-def _file_converge(section, params, check_mode, diff_mode, run=None):
-    p = dict(params)
-    if section == 'resolver':
-        return resolver_file.converge(p, path=p.get('path') or resolver_file.RESOLV_CONF,
-                                      dropin=p.get('dropin_path') or resolver_file.DROPIN,
-                                      check_mode=check_mode, diff_mode=diff_mode, run=run)
-    if section == 'hosts':
-        return hosts_file.converge(p, path=p.get('path') or hosts_file.HOSTS, check_mode=check_mode, diff_mode=diff_mode)
-    return hostname_file.converge(p, path=p.get('path') or hostname_file.HOSTNAME_FILE,
-                                  check_mode=check_mode, diff_mode=diff_mode, run=run)
-
-
-def file_snapshot(section, params):
-    """What undoing a file section needs: the files' contents (None: absent) and the kernel's names."""
-    snap = {'section': section, 'files': {}}
-    defaults = {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS, 'hostname': hostname_file.HOSTNAME_FILE}
-    paths = [params.get('path') or defaults[section]]
-    if section == 'resolver':
-        paths.append(params.get('dropin_path') or resolver_file.DROPIN)
-    for p in paths:
-        snap['files'][p] = filecommon.read(p)[0]
-    if section == 'hostname':
-        snap['kernel'] = list(hostname_file.kernel())
-    return snap
-
-
-def check_writable(section, params):
-    """Before anything is touched: the file's directory exists and takes a new file (the write is a
-    temporary file there renamed over the old one), so a bad path fails naming <section>.path."""
-    defaults = {'resolver': resolver_file.RESOLV_CONF, 'hosts': hosts_file.HOSTS, 'hostname': hostname_file.HOSTNAME_FILE}
-    path = params.get('path') or defaults[section]
-    d = os.path.dirname(os.path.realpath(path))
-    field = v.sub(section, 'path')
-    if not os.path.isdir(d):
-        raise ValidationError("cannot write %s: the directory %s does not exist; nothing was changed" % (path, d), field)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix='.nodenet-probe-', dir=d)
-    except (IOError, OSError) as e:
-        why = 'the directory %s takes no new files (ENOENT)' % d if e.errno == errno.ENOENT else filecommon._why(e)
-        raise ValidationError("cannot write %s: %s; nothing was changed" % (path, why), field)
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def restore_files(snaps):
-    """Put files (and the kernel's host name) back as snapshotted; returns error strings."""
-    errors = []
-    for snap in reversed(snaps):
-        for path, text in snap['files'].items():
-            try:
-                cur = filecommon.read(path)[0]
-                if cur == text:
-                    continue
-                if text is None:
-                    os.unlink(path)
-                else:
-                    filecommon.write(filecommon.plan_file(path, text))
-            except (NodenetError, OSError) as e:
-                errors.append('restore %s: %s' % (path, e))
-        if snap.get('kernel'):
-            try:
-                if list(hostname_file.kernel()) != snap['kernel']:
-                    hostname_file._set_kernel(snap['kernel'][0], snap['kernel'][1])
-            except (IOError, OSError) as e:
-                errors.append('restore the kernel host name: %s' % e)
-    return errors
-
-
-def restore_firewall(saved, netns, run):
-    """Put the firewall table back as it was listed before this run changed it; returns error strings."""
-    if saved is None:
-        return []
-    rc, dummy, err = firewall.nft(['-j', '-f', '-'], netns, json.dumps(firewall.restore_batch(saved['listing'])), run)
-    return [] if rc == 0 else ['restore the firewall table: %s' % err.strip()]
-
-
 # ---------------------------------------------------------------- the pipeline
 def object_diff(ops):
-    """One before/after per changed object, grouped by section in dependency order, only what changes."""
-    rank = dict((k, i) for i, (dummy, k) in enumerate(SECTIONS))
+    """One before/after per changed object, grouped by section in dependency order, only what changes
+    (a kind with its own diff(op), the files and the firewall, gives its entries)."""
+    rank = dict((k, i) for i, (dummy, k) in enumerate(ALL_SECTIONS))
     out = []
     for op in sorted(ops, key=lambda o: (rank.get(o['kind'], 99), o['key'])):
+        if hasattr(KINDS[op['kind']], 'diff'):
+            out.extend(KINDS[op['kind']].diff(op) or [])
+            continue
         d = diffmod.op_diff(op)
         label = '%s: %s%s' % (section_of(op['kind']), op['key'], ' (purged)' if op.get('purge') else '')
         d['before_header'] = '%s (%s)' % (label, 'absent' if op['action'] == 'create' else 'before')
@@ -349,101 +240,68 @@ def converge(spec, netns=None, check_mode=False, lock_timeout=None, task='seed.n
                      lock_timeout, task)
 
 
+def cross_checks(records, state, ops):
+    """The whole-node rules: MTUs along parents and bonds, one link per address, gateways on a subnet,
+    route sources among the node's addresses."""
+    check_mtus(_final_links(records, state, ops))
+    if 'address' in records or 'route' in records:
+        addrs = _final_addresses(records, state, ops)
+        check_addresses(addrs)
+        if 'route' in records:
+            check_gateways(records, state, ops, addrs)
+            check_sources(records, addrs)
+
+
 def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
               extra_operations=(), extra_diff=()):
     """Make the node match `spec` ({section: entries}). Returns a result dict; raises NodenetError.
 
+    One plan for every kind (links ... rules, then the /etc files, then the firewall), one check/diff
+    pass, one journal, one rollback. run(argv, data=None, binary_data=False) runs commands (nft,
+    hostnamectl, resolvectl): the module's run_command; None runs them directly.
     on_applied(journal, file_snapshots): called after a successful apply (not in check mode, not when
     nothing changed): confirm-or-revert and persistence hook in there. If it raises, everything is
     rolled back. extra_operations/extra_diff: what the caller's hook will change (persistence).
     """
-    records, files, fw = normalize_spec(spec)
+    records = normalize_spec(spec)
     for p in purge:
         if p not in PURGEABLE:
             raise ValidationError("'%s' can't be purged; choose from: %s" % (p, ', '.join(sorted(PURGEABLE))), 'purge')
     check_netns(netns)
     nl = open_netlink(netns)
+    nl.nodenet_run = run
     try:
         state = State(nl, READERS)
-        ops = plan(records, state)
+        ctx = {'netns': netns, 'run': run}
+        ops = plan(records, state, ctx)
         if purge:
             ops = sorted(ops + purge_ops(records, state, purge, ops), key=order_key)
-        links = _final_links(records, state, ops)
-        check_mtus(links)
-        if 'address' in records or 'route' in records:
-            addrs = _final_addresses(records, state, ops)
-            check_addresses(addrs)
-            if 'route' in records:
-                check_gateways(records, state, ops, addrs)
-                check_sources(records, addrs)
-        fresults = {}
-        for s, params in files.items():
-            try:
-                fresults[s] = _file_converge(s, params, True, diff_mode, run)
-            except NodenetError as e:
-                raise type(e)(e.msg, v.sub(s, e.field or 'path'))
-        for s in FILE_ORDER:
-            if s in fresults and fresults[s]['changed']:
-                check_writable(s, files[s])
-        changed_files = [s for s in FILE_ORDER if s in fresults and fresults[s]['changed']]
-        # the firewall: its batch checked in the kernel (nft -c) and the lock-out guard, nothing committed
-        fw_run = firewall.command_runner(run) if run is not None else None
-        fwr = firewall.converge_firewall(fw, netns, check_mode=True, diff_mode=diff_mode, run=fw_run) if fw is not None else None
-        fw_changed = bool(fwr and fwr['changed'])
-        result = {'changed': bool(ops) or bool(changed_files) or fw_changed or bool(extra_operations),
-                  'operations': [summary(op) + (' (purge)' if op.get('purge') else '') for op in ops]
-                  + ['write %s %s' % (s, fresults[s]['path']) for s in changed_files]
-                  + (fwr['operations'] if fw_changed else []) + list(extra_operations)}
-        warnings = []
-        for s in FILE_ORDER:
-            warnings.extend(fresults.get(s, {}).get('warnings', []))
-        warnings.extend((fwr or {}).get('warnings', []))
+        cross_checks(records, state, ops)
+        result = {'changed': bool(ops) or bool(extra_operations),
+                  'operations': [summary(op) + (' (purge)' if op.get('purge') else '') for op in ops] + list(extra_operations)}
+        warnings = list(ctx.get('warnings', []))
         if diff_mode:
-            d = object_diff(ops)
-            for s in changed_files:
-                fd = fresults[s]['diff']
-                d.extend(fd if isinstance(fd, list) else [fd])
-            if fw_changed:
-                d.extend(fwr['diff'])
-            result['diff'] = d + list(extra_diff)
+            result['diff'] = object_diff(ops) + list(extra_diff)
         if check_mode or not result['changed']:
             result['warnings'] = warnings
             return result
         journal = apply_plan(nl, ops, fail_after=fail_after, state=state) if ops else []
         snaps = []
-        fw_before = None
-        writing = None
         try:
-            for s in changed_files:
-                snaps.append(file_snapshot(s, files[s]))
-                writing = s
-                r = _file_converge(s, files[s], False, False, run)
-                writing = None
-                warnings.extend(w for w in r.get('warnings', []) if w not in warnings)
-            if fw_changed:
-                # last: one atomic nft transaction; on a later failure the table goes back as it was listed
-                listing = firewall.read_tables(netns, fw_run)[0]
-                result['firewall'] = firewall.converge_firewall(fw, netns, run=fw_run)['firewall']
-                fw_before = {'listing': listing}
             if on_applied is not None:
                 on_applied(journal, snaps)
         except Exception as e:  # noqa: BLE001
             failed = e if isinstance(e, NodenetError) else NodenetError(str(e))
-            field = None
-            if writing is not None:
-                # the file error's own "nothing was changed" is about that file: say once what happened to the node
-                field = v.sub(writing, failed.field or 'path')
-                failed = NodenetError(failed.msg.replace('; nothing was changed', ''))
-            errors = rollback(nl, journal) + restore_files(snaps) + restore_firewall(fw_before, netns, fw_run)
-            written = len(snaps) - (1 if writing is not None else 0)
+            errors = rollback(nl, journal) + restore_files(snaps)
             if errors:
                 msg = "%s; ROLLBACK INCOMPLETE: %s" % (failed, '; '.join(errors))
-            elif journal or written:
-                msg = "%s; rolled back what was already applied (%d operation(s), %d file section(s)), the node is as it was" % (
-                    failed, len(journal), written)
+            elif journal:
+                msg = "%s; rolled back the %d operation(s) already applied, the node is as it was" % (failed, len(journal))
             else:
                 msg = "%s; nothing was changed" % failed
-            raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors, field=field)
+            raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
+        if any(op['kind'] == 'firewall' for op in ops):
+            result['firewall'] = firewall.gather_status(netns, fwkind.runner(run))
         result['warnings'] = warnings
         result['_journal'] = journal
         return result
@@ -461,9 +319,8 @@ def module_spec():
         if _secret_options(KINDS[kind].OPTIONS):
             # Ansible masks these only if it knows them: this section gets the kind's own argument spec
             spec[s]['options'] = KINDS[kind].OPTIONS
-    for s, opts in FILE_SECTIONS.items():
-        spec[s] = dict(type='dict', options=opts)
-    spec['firewall'] = dict(type='dict', options=firewall.ARGSPEC)
+    for s, kind in NODE_SECTIONS:
+        spec[s] = dict(type='dict', options=KINDS[kind].OPTIONS)
     spec.update(
         purge=dict(type='list', elements='str', choices=sorted(PURGEABLE), default=[]),
         rollback_timeout=dict(type='int'),
@@ -516,7 +373,7 @@ def run_module(module):
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
     p = module.params
     netns = p.get('netns')
-    names = [s for s, dummy in sections()] + list(FILE_SECTIONS) + ['firewall']
+    names = [s for s, dummy in ALL_SECTIONS]
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
     try:
         if p['confirm']:
@@ -537,13 +394,6 @@ def run_module(module):
                 raise ValidationError("can't guard a WireGuard change: undoing it needs the private key, which is never "
                                       "written to the journal; apply the wireguard section in a task without rollback_timeout",
                                       'rollback_timeout')
-            if spec.get('firewall'):
-                raise ValidationError("the confirm-or-revert watchdog does not restore the firewall (yet); apply the "
-                                      "firewall section in a task without rollback_timeout (its own lock-out guard "
-                                      "refuses a policy that would cut this connection)", 'rollback_timeout')
-        if p.get('persist') and spec.get('firewall'):
-            raise ValidationError("the boot-time unit does not apply the firewall (yet); apply the firewall section in a "
-                                  "task without persist", 'persist')
         if p.get('persist'):
             secrets = _inline_secrets(spec)
             if secrets:

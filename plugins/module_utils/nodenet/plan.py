@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, ORDER
 
-LAST_RANK = max(m.RANK for m in KINDS.values())
+LAST_RANK = max(m.RANK for m in KINDS.values() if not getattr(m, 'SINGLE', False))
 
 
 def normalize(desired):
@@ -34,6 +34,9 @@ def order_key(op):
     """Removals first, in reverse dependency order; then creations and changes in order
     (at equal depth a link is created before another kind's change to it)."""
     rank = KINDS[op['kind']].RANK
+    if getattr(KINDS[op['kind']], 'SINGLE', False):
+        # the node-wide kinds (files, firewall) land after every netlink change, removals included
+        return (2 * LAST_RANK + 2 + rank, 0, 0)
     if op['action'] == 'delete':
         phase = LAST_RANK - rank
     else:
@@ -63,4 +66,8 @@ def plan(records, state, ctx=None):
 
 
 def summary(op):
+    """One line for the operation list and messages (kind.describe when the kind words its own)."""
+    kind = KINDS.get(op['kind'])
+    if kind is not None and hasattr(kind, 'describe'):
+        return kind.describe(op)
     return '%s %s %s' % (op['action'], op['kind'], op['key'])

@@ -45,7 +45,7 @@ class Kind(Protocol):
 
     KIND: str                   # engine name; op['kind']
     SECTION: str                # the `network` module's option for a list of these
-    RANK: int                   # dependency order: 0 links, 1 addresses, 2 routes, 3 rules
+    RANK: float                 # dependency order: 0 links, 1 addresses, 2 routes, 3 rules, 10 files, 11 firewall
     LINK: bool                  # its objects are links: named, ordered by depth, "managed links" for purge
     FEATURE: Optional[Tuple[str, str]]  # (kernel module, Kconfig symbol) it needs, named in errors
     INFO: Optional[str]         # its network_info resource (None: shown inside another's records)
@@ -66,7 +66,9 @@ class Kind(Protocol):
     def satisfied(self, op: Op, state: Any) -> Reason: ...
 
 
-# Optional names: declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
+# Optional names: SINGLE = True (the section is one mapping per node, not a list: the /etc files and
+# the firewall; planned after every other kind), describe(op) (its line in `operations`), diff(op)
+# (its own before/after entries), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
 # as one netlink message for a batch), purge(records, state, links, planned) (removals for `purge`),
 # read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs),
 # details(data, names, m) / port_details(slave_data) (link status details of a link kind).

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a command without Ansible: the confirm-or-revert watchdog and the boot unit use this where a
+module would pass its run_command (same call shape: run(argv, data=None) -> (rc, stdout, stderr))."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import subprocess
+from typing import Optional, Sequence, Tuple, Union
+
+
+def local_run(argv, data=None, binary_data=False):
+    # type: (Sequence[str], Optional[Union[str, bytes]], bool) -> Tuple[int, str, str]
+    """Run argv here (in this thread's namespaces), stdin from data; never raises for a non-zero exit."""
+    if isinstance(data, bytes):
+        data = data.decode('utf-8')
+    try:
+        p = subprocess.run(list(argv), input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, check=False)
+    except OSError as e:
+        return 127, '', str(e)
+    return p.returncode, p.stdout, p.stderr

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# Copyright: seed.nodenet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the generated /etc file kinds (hostname, hosts, resolver) share.
+
+Each is one mapping per node (SINGLE), planned by its file engine in check mode (files/*.py: the
+same code the single-file modules run), applied by the same engine for real, and undone from a
+snapshot of the files' contents (and, for the host name, the kernel's names) taken while planning.
+An operation is plain data, so the journal that the confirm-or-revert watchdog reads holds it:
+  modify <section>: before {'snapshot': {'section', 'files': {path: text or None}, 'kernel'?}}
+                    after  {'params': the section's options}
+  its inverse:      after  {'snapshot': ...}  (apply writes the snapshot back)
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import tempfile
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as filecommon
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Op, Reason, Record, op
+
+RANK = 10           # after every netlink kind: the files name what the links and addresses now are
+NOTHING = '; nothing was changed'
+
+
+def _paths(params, defaults):
+    # type: (Record, Dict[str, str]) -> List[str]
+    """The files a section writes: {option: default path} -> [path]."""
+    return [params.get(opt) or default for opt, default in defaults.items()]
+
+
+def snapshot(section, paths):
+    # type: (str, List[str]) -> Record
+    """What undoing a file section needs: the files' contents (None: absent) and, for the host name,
+    the kernel's names."""
+    snap = {'section': section, 'files': dict((p, filecommon.read(p)[0]) for p in paths)}
+    if section == 'hostname':
+        snap['kernel'] = list(hostname_file.kernel())
+    return snap
+
+
+def restore(snaps):
+    # type: (List[Record]) -> List[str]
+    """Put files (and the kernel's host name) back as snapshotted; returns error strings."""
+    errors = []
+    for snap in reversed(snaps):
+        for path, text in snap['files'].items():
+            try:
+                cur = filecommon.read(path)[0]
+                if cur == text:
+                    continue
+                if text is None:
+                    os.unlink(path)
+                else:
+                    filecommon.write(filecommon.plan_file(path, text))
+            except (NodenetError, OSError) as e:
+                errors.append('restore %s: %s' % (path, e))
+        if snap.get('kernel'):
+            try:
+                if list(hostname_file.kernel()) != list(snap['kernel']):
+                    hostname_file._set_kernel(snap['kernel'][0], snap['kernel'][1])
+            except (IOError, OSError) as e:
+                errors.append('restore the kernel host name: %s' % e)
+    return errors
+
+
+def check_writable(section, path):
+    # type: (str, str) -> None
+    """Before anything is touched: the file's directory exists and takes a new file (the write is a
+    temporary file there renamed over the old one), so a bad path fails naming <section>.path."""
+    d = os.path.dirname(os.path.realpath(path))
+    field = v.sub(section, 'path')
+    if not os.path.isdir(d):
+        raise ValidationError("cannot write %s: the directory %s does not exist%s" % (path, d, NOTHING), field)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.nodenet-probe-', dir=d)
+    except (IOError, OSError) as e:
+        why = 'the directory %s takes no new files (ENOENT)' % d if e.errno == errno.ENOENT else filecommon._why(e)
+        raise ValidationError("cannot write %s: %s%s" % (path, why, NOTHING), field)
+    os.close(fd)
+    os.unlink(tmp)
+
+
+class FileKind(object):
+    """The Kind functions of one file section. converge(params, check_mode, diff_mode, run) is the file
+    engine's; paths(params) the files it may write (the snapshot)."""
+
+    def __init__(self, section, converge, paths, validate):
+        # type: (str, Callable[..., Record], Callable[[Record], List[str]], Callable[[Record], Any]) -> None
+        self.section = section
+        self.converge = converge
+        self.paths = paths
+        self.validate = validate
+
+    def _call(self, params, check_mode, run=None, diff_mode=False):
+        # type: (Record, bool, Any, bool) -> Record
+        try:
+            return self.converge(dict(params), check_mode=check_mode, diff_mode=diff_mode, run=run)
+        except NodenetError as e:
+            raise type(e)(e.msg if check_mode else e.msg.replace(NOTHING, ''), v.sub(self.section, e.field or 'path'))
+
+    def normalize(self, entry, where=''):
+        # type: (Record, str) -> Record
+        if not isinstance(entry, dict):
+            raise ValidationError('must be a mapping of options', self.section)
+        params = dict((k, val) for k, val in entry.items() if val is not None and not k.startswith('_'))
+        try:
+            self.validate(params)
+        except ValidationError as e:
+            raise ValidationError(e.msg, v.sub(self.section, e.field or ''))
+        return {'params': params}
+
+    def key(self, rec):
+        # type: (Record) -> str
+        return self.section
+
+    def read(self, nl, state):
+        # type: (Any, Any) -> Dict[str, Record]
+        """Nothing up front: the file engine reads the files while planning."""
+        return {}
+
+    def plan(self, records, state, ctx):
+        # type: (List[Record], Any, Dict[str, Any]) -> List[Op]
+        out = []
+        for rec in records:
+            params = rec['params']
+            r = self._call(params, True, ctx.get('run'), diff_mode=True)
+            ctx.setdefault('warnings', []).extend(w for w in r.get('warnings', []) if w not in ctx.get('warnings', []))
+            if not r['changed']:
+                continue
+            check_writable(self.section, r['path'])
+            d = r.get('diff')
+            out.append(op(self.section, 'modify', self.section, before={'snapshot': snapshot(self.section, self.paths(params))},
+                          after={'params': params}, path=r['path'], diff=d if isinstance(d, list) else [d]))
+        return out
+
+    def apply(self, nl, o):
+        # type: (Any, Op) -> None
+        if 'snapshot' in o['after']:
+            errors = restore([o['after']['snapshot']])
+            if errors:
+                raise NodenetError('; '.join(errors))
+            return
+        self._call(o['after']['params'], False, getattr(nl, 'nodenet_run', None))
+
+    def inverse(self, o):
+        # type: (Op) -> Op
+        return op(self.section, 'modify', self.section, before=o['after'], after=o['before'], path=o.get('path'))
+
+    def satisfied(self, o, state):
+        # type: (Op, Any) -> Reason
+        if 'snapshot' in o['after']:
+            snap = o['after']['snapshot']
+            same = all(filecommon.read(p)[0] == text for p, text in snap['files'].items())
+            return same, None if same else '%s files differ from what was restored' % self.section
+        r = self._call(o['after']['params'], True)
+        return not r['changed'], None if not r['changed'] else '%s %s does not read back as written' % (self.section, r['path'])
+
+    def describe(self, o):
+        # type: (Op) -> str
+        return 'write %s %s' % (self.section, o.get('path'))
+
+    def diff(self, o):
+        # type: (Op) -> Optional[List[Record]]
+        return o.get('diff')
+
+    def bind(self, namespace):
+        # type: (Dict[str, Any]) -> None
+        """Define the Kind functions in a kind module's namespace."""
+        for name in ('normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied', 'describe', 'diff'):
+            namespace[name] = getattr(self, name)
