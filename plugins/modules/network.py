@@ -54,8 +54,10 @@ options:
     description:
       - WireGuard links; each entry takes the options of M(seed.nodenet.wireguard). Keys given inline are never logged
         or returned; keep them in I(private_key_file) on the node.
-      - Not with I(rollback_timeout) (undoing a WireGuard change needs the private key, which is never written to the
-        journal) and, with I(persist=true), only with keys in files (the state file would otherwise hold them).
+      - With I(rollback_timeout) and I(persist=true) only with keys in files (I(private_key_file)): the journal and the
+        state file hold the key file's path, never a key. Under I(rollback_timeout), a change whose undoing needs a key
+        (removing a WireGuard link, changing its key, a peer with a preshared key) is refused before anything is
+        touched, naming the link; creating links and changing peers, ports and MTUs are undone by the watchdog.
     type: list
     elements: dict
     suboptions:

@@ -544,6 +544,52 @@ def test_wireguard_section_userspace_in_one_plan(run, ip, netns, tmp_path):
         sh('ip', '-n', netns, 'link', 'del', name, check=False)   # stops its wireguard-go
 
 
+@pytest.mark.skipif(shutil.which('wireguard-go') is None, reason='wireguard-go is needed: run scripts/setup')
+def test_wireguard_from_key_files_under_confirm_or_revert(run, ip, netns, tmp_path, run_dir):
+    """The mesh case: a WireGuard link whose key is generated into a file, then a peer added, each under
+    confirm-or-revert. The journal on disk holds the key file's path and public keys, never the private
+    key; the watchdog undoes the peer change, then the creation (link gone, generated key file removed).
+    Removing the link can't be guarded (undoing it needs the key) and is refused before anything."""
+    name = 'wgr%s' % uuid.uuid4().hex[:6]
+    key = tmp_path / 'wg.key'
+    peer = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg='
+    link = {'name': name, 'backend': 'userspace', 'private_key_file': str(key), 'generate_key': True,
+            'listen_port': 51851, 'up': True, 'peers': []}
+    reverted = run_dir / ('reverted-%s.json' % agent.node_id(netns))
+
+    def guarded(spec, timeout):
+        armed = {}
+        r = run(spec, guarded=True, on_applied=lambda journal, snaps: armed.update(agent.arm(journal, snaps, timeout, netns)))
+        return r, armed
+
+    def peers():
+        return [p['public_key'] for p in gather(netns, ['wireguard'])['wireguard'][0]['peers']]
+    try:
+        r, armed = guarded({'wireguard': [link]}, 60)
+        secret = key.read_text().strip()
+        assert secret not in open(armed['pending_file']).read() and str(key) in open(armed['pending_file']).read()
+        agent.confirm(netns)
+        wait_for(lambda: not agent._alive(armed['watchdog_pid']))
+        r, armed = guarded({'wireguard': [dict(link, peers=[{'public_key': peer, 'allowed_ips': ['10.98.0.2/32']}])]}, 1)
+        assert peers() == [peer] and secret not in open(armed['pending_file']).read()
+        assert wait_for(reverted.exists)
+        assert json.loads(reverted.read_text())['errors'] == []
+        assert peers() == [] and key.read_text().strip() == secret
+        reverted.unlink()
+        with pytest.raises(ValidationError) as exc:
+            run({'wireguard': [{'name': name, 'state': 'absent'}]}, guarded=True)
+        assert exc.value.field == 'rollback_timeout' and name in str(exc.value) and 'private key' in str(exc.value)
+        assert [l for l in ip('link', 'show') if l['ifname'] == name], 'the refused removal touched the link'
+        sh('ip', '-n', netns, 'link', 'del', name)
+        key.unlink()
+        r, armed = guarded({'wireguard': [link]}, 1)
+        assert key.exists()
+        assert wait_for(reverted.exists) and json.loads(reverted.read_text())['errors'] == []
+        assert not [l for l in ip('link', 'show') if l['ifname'] == name] and not key.exists()
+    finally:
+        sh('ip', '-n', netns, 'link', 'del', name, check=False)   # stops its wireguard-go
+
+
 class FakeModule:
     """Just enough of AnsibleModule for network.run_module."""
 

@@ -233,6 +233,8 @@ def arm(journal, snapshots, timeout, netns=None, run_dir=None, python=None, run=
 
     run(argv) -> (rc, out, err) runs systemd-run (the module's run_command); without it, or where
     systemd is not PID 1, the watchdog is a detached process."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import journal_data
+    journal = journal_data(journal)
     run_dir = run_dir or RUN_DIR
     node = node_id(netns)
     engine, dummy = install_engine(os.path.join(run_dir, 'engine'))

@@ -189,6 +189,12 @@ class Snapshot(object):
         return out
 
 
+def journal_data(journal):
+    """The journal as plain data for a file (the confirm-or-revert watchdog): a kind whose operations
+    hold more than data (WireGuard's keys) gives its own form (kind.to_journal), never with a secret."""
+    return [KINDS[op['kind']].to_journal(op) if hasattr(KINDS[op['kind']], 'to_journal') else op for op in journal]
+
+
 def rollback(nl, journal):
     errors = []
     for op in reversed(journal):

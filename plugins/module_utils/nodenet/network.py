@@ -253,7 +253,7 @@ def cross_checks(records, state, ops):
 
 
 def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
-              extra_operations=(), extra_diff=()):
+              extra_operations=(), extra_diff=(), guarded=False):
     """Make the node match `spec` ({section: entries}). Returns a result dict; raises NodenetError.
 
     One plan for every kind (links ... rules, then the /etc files, then the firewall), one check/diff
@@ -262,6 +262,8 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
     on_applied(journal, file_snapshots): called after a successful apply (not in check mode, not when
     nothing changed): confirm-or-revert and persistence hook in there. If it raises, everything is
     rolled back. extra_operations/extra_diff: what the caller's hook will change (persistence).
+    guarded: the change will be under confirm-or-revert: an operation the watchdog could not undo from
+    its journal (kind.unguardable) is refused before anything is touched.
     """
     records = normalize_spec(spec)
     for p in purge:
@@ -277,6 +279,11 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
         if purge:
             ops = sorted(ops + purge_ops(records, state, purge, ops), key=order_key)
         cross_checks(records, state, ops)
+        if guarded:
+            for op in ops:
+                why = KINDS[op['kind']].unguardable(op) if hasattr(KINDS[op['kind']], 'unguardable') else None
+                if why:
+                    raise ValidationError(why, 'rollback_timeout')
         result = {'changed': bool(ops) or bool(extra_operations),
                   'operations': [summary(op) + (' (purge)' if op.get('purge') else '') for op in ops] + list(extra_operations)}
         warnings = list(ctx.get('warnings', []))
@@ -390,10 +397,12 @@ def run_module(module):
         timeout = p.get('rollback_timeout')
         if timeout is not None:
             v.integer(timeout, 'rollback_timeout', 1, 86400)
-            if spec.get('wireguard'):
-                raise ValidationError("can't guard a WireGuard change: undoing it needs the private key, which is never "
-                                      "written to the journal; apply the wireguard section in a task without rollback_timeout",
-                                      'rollback_timeout')
+            secrets = _inline_secrets(spec)
+            if secrets:
+                raise ValidationError("%s is given inline: undoing the change would need that key (a private key, or a "
+                                      "preshared one), which is never written to the journal; keep the private key in a file on "
+                                      "the node (private_key_file) or apply this section in a task without rollback_timeout"
+                                      % secrets[0], 'rollback_timeout')
         if p.get('persist'):
             secrets = _inline_secrets(spec)
             if secrets:
@@ -421,7 +430,8 @@ def run_module(module):
         fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
         result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
                           fail_after=int(fail_after) if fail_after else None, run=module.run_command,
-                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff, lock_timeout=p.get('lock_timeout'))
+                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff, lock_timeout=p.get('lock_timeout'),
+                          guarded=bool(timeout))
     except ApplyError as e:
         module.fail_json(msg=str(e), field=e.field, rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:

@@ -470,6 +470,8 @@ def _forget_key_file(op):
 
 
 def inverse(op):
+    if '_journal_inverse' in op:     # read back from the watchdog's journal file
+        return _from_journal(op['_journal_inverse'])
     name, spec = op['key'], op['_spec']
     if op['action'] == 'create':
         return _op('delete', name, before=op['after'],
@@ -496,6 +498,65 @@ def inverse(op):
     return _op('modify', name, before=op['after'], after=op['before'],
                spec={'backend': spec['backend'], 'device': device, 'set_peers': set_peers, 'remove_peers': remove,
                      'link': link_back, 'remove_key_file': op.get('_generated')})
+
+
+# ---------------------------------------------------------------- the journal on disk
+# The confirm-or-revert watchdog reads the journal from a file; a WireGuard operation goes there as its
+# inverse in plain data: public keys, ports, endpoints, allowed IPs and the PATH of a key file to
+# remove; never a private or preshared key. An operation whose undoing would need one (removing a
+# link, changing its key, a peer with a preshared key) can't be guarded and is refused before
+# anything is touched (unguardable()).
+
+def unguardable(op):
+    """Why confirm-or-revert can't undo `op` without writing a key down, or None."""
+    spec = op.get('_spec') or {}
+    name = op['key']
+    if op['action'] == 'delete':
+        return ("undoing the removal of WireGuard link '%s' needs its private key, which the journal never holds; "
+                "remove it in a task without rollback_timeout" % name)
+    if op['action'] == 'modify':
+        if 'private_key' in (spec.get('device') or {}) or spec.get('generate'):
+            return ("undoing the key change of WireGuard link '%s' needs its previous private key, which the journal "
+                    "never holds; change the key in a task without rollback_timeout" % name)
+        for pub, p in ((op.get('before') or {}).get('_peers') or {}).items():
+            if p and p.get('preshared_key'):
+                return ("undoing the change to peer %s of WireGuard link '%s' needs its preshared key, which the "
+                        "journal never holds; change it in a task without rollback_timeout" % (pub, name))
+    if any(p.get('preshared_key') for p in (spec.get('set_peers') or {}).values()):
+        return ("WireGuard link '%s' has a peer with a preshared key, which the journal never holds; apply it in a "
+                "task without rollback_timeout" % name)
+    return None
+
+
+def to_journal(op):
+    """`op` (applied) as plain data for the watchdog's journal: its inverse without any key."""
+    why = unguardable(op)
+    if why:
+        raise ValidationError(why, 'rollback_timeout')
+    inv = inverse(op)
+    spec = inv['_spec']
+    if any(spec.get('device', {}).get(k) is not None for k in ('private_key',)) \
+            or any(p.get('preshared_key') for p in (spec.get('set_peers') or {}).values()):
+        raise ValidationError("undoing WireGuard link '%s' needs a key, which the journal never holds" % op['key'],
+                              'rollback_timeout')
+    data = {'journal': 1, 'action': inv['action'], 'key': inv['key'], 'before': inv['before'], 'after': inv['after'],
+            'spec': {'backend': spec.get('backend'), 'device': dict(spec.get('device') or {}),
+                     'set_peers': dict((wg.b64(pub), dict((k, val) for k, val in p.items() if k != 'preshared_key'))
+                                       for pub, p in (spec.get('set_peers') or {}).items()),
+                     'remove_peers': [wg.b64(pub) for pub in spec.get('remove_peers') or []],
+                     'link': dict(spec.get('link') or {}), 'remove_key_file': spec.get('remove_key_file')}}
+    out = dict((k, val) for k, val in op.items() if not k.startswith('_'))
+    out['_journal_inverse'] = data
+    return out
+
+
+def _from_journal(data):
+    spec = dict(data['spec'])
+    spec['set_peers'] = dict((wg.parse_key(pub, 'peers'), dict(p, preshared_key=None)) for pub, p in spec['set_peers'].items())
+    spec['remove_peers'] = [wg.parse_key(pub, 'peers') for pub in spec['remove_peers']]
+    o = base.op(KIND, data['action'], data['key'], data['before'], data['after'])
+    o['_spec'] = spec
+    return o
 
 
 # ---------------------------------------------------------------- verify
