@@ -57,17 +57,14 @@ applied_at:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.agent import confirm_task
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import module_spec, run_module
 
 
 def main():
-    spec = argument_spec({})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    # the network module's confirm path, with every other option unset
-    module.params.update((k, None) for k in module_spec())
-    module.params.update(confirm=True, purge=[])
-    run_module(module)
+    module = AnsibleModule(argument_spec=argument_spec({}), supports_check_mode=True)
+    adapter.run(module, lambda: confirm_task(module.params['netns'], module.check_mode, module.params['lock_timeout']))
 
 
 if __name__ == '__main__':

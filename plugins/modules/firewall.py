@@ -192,29 +192,19 @@ operations:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import ARGSPEC, converge_firewall, module_runner, section_params
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(ARGSPEC),
-        supports_check_mode=True,
-    )
-    params = section_params(module.params)
-    try:
-        result = lock.call(lambda: converge_firewall(params, netns=module.params['netns'], check_mode=module.check_mode,
-                                                     diff_mode=module._diff, run=module_runner(module)),
-                           module.params['netns'], module.check_mode, module.params['lock_timeout'], 'seed.nodenet.firewall')
-    except ApplyError as e:
-        module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
-    except NodenetError as e:
-        module.fail_json(msg=str(e), field=e.field)
-    for w in result.pop('warnings', []):
-        module.warn(w)
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec(ARGSPEC), supports_check_mode=True)
+    p = module.params
+    adapter.run(module, lambda: lock.call(
+        lambda: converge_firewall(section_params(p), netns=p['netns'], check_mode=module.check_mode, diff_mode=module._diff,
+                                  run=module_runner(module)),
+        p['netns'], module.check_mode, p['lock_timeout'], 'seed.nodenet.firewall'))
 
 
 if __name__ == '__main__':

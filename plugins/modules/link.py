@@ -188,7 +188,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(link.OPTIONS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(link.OPTIONS), supports_check_mode=True, **link.RULES)
     run_single(module, link.KIND)
 
 

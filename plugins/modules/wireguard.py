@@ -225,8 +225,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(wireguard.OPTIONS), supports_check_mode=True,
-                           mutually_exclusive=[('private_key', 'private_key_file')])
+    module = AnsibleModule(argument_spec=argument_spec(wireguard.OPTIONS), supports_check_mode=True, **wireguard.RULES)
     run_single(module, wireguard.KIND)
 
 

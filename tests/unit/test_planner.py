@@ -4,6 +4,7 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import checks
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import StaticState
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
@@ -15,13 +16,23 @@ with open(os.path.join(os.path.dirname(__file__), 'cases', 'planner.yml')) as fh
 @pytest.mark.parametrize('case', CASES, ids=[c['name'] for c in CASES])
 def test_planner_case(case):
     state = StaticState(case['observed'])
+
+    def planned():
+        """The plan with `purge`; with `node: true` judged by the network module's cross-object checks."""
+        records = normalize(case['desired'])
+        ops = plan(records, state, purge=case.get('purge', ()))
+        if case.get('node'):
+            checks.whole_node(records, state, ops)
+        return ops
     if 'error' in case:
         with pytest.raises(ValidationError) as exc:
-            plan(normalize(case['desired']), state)
+            planned()
         for text in case['error']:
             assert text in str(exc.value)
+        if 'field' in case:
+            assert exc.value.field == case['field']
         return
-    ops = plan(normalize(case['desired']), state)
+    ops = planned()
     assert [summary(op) for op in ops] == case['plan']
     for key, fields in (case.get('changes') or {}).items():
         op = [o for o in ops if o['key'] == key][0]

@@ -331,6 +331,16 @@ def confirm(netns=None, run_dir=None, wait=None):
             'msg': 'confirmed; the watchdog exits without reverting'}
 
 
+def confirm_task(netns=None, check_mode=False, wait=None):
+    """The confirm module's result: confirm the pending change (check mode: only say whether one waits)."""
+    if check_mode:
+        cur = pending(netns)
+        return {'changed': cur is not None, 'confirmed': False,
+                'msg': 'check mode: %s' % ('a change is waiting for confirmation' if cur else 'nothing to confirm')}
+    r = confirm(netns, wait=wait)
+    return dict(r, changed=r['confirmed'])
+
+
 def watch(path):
     """The watchdog: revert at the deadline unless the pending file was renamed away (confirmed)."""
     data = _read_json(path)

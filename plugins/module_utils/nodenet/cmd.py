@@ -12,8 +12,8 @@ import subprocess
 from typing import Optional, Sequence, Tuple, Union
 
 
-def local_run(argv, data=None, binary_data=False):
-    # type: (Sequence[str], Optional[Union[str, bytes]], bool) -> Tuple[int, str, str]
+def local_run(argv: Sequence[str], data: Optional[Union[str, bytes]] = None,
+              binary_data: bool = False) -> Tuple[int, str, str]:
     """Run argv here (in this thread's namespaces), stdin from data; never raises for a non-zero exit."""
     if isinstance(data, bytes):
         data = data.decode('utf-8')

@@ -11,9 +11,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 import os
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import checks
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan, rollback
@@ -24,13 +25,9 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import restore as restore_files
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, LINK_KINDS, NODE_SECTIONS, ORDER,
-                                                                                    PURGEABLE, READERS, SECTIONS, section_of)
-
-# Bytes a VXLAN header adds, by the family of its underlay (the kernel's max_mtu for it).
-VXLAN_HEADROOM = {4: 50, 6: 70}
-
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, NODE_SECTIONS, PURGEABLE, READERS,
+                                                                                    SECTIONS, section_of)
 
 def sections():
     """The netlink sections this engine can run: [(option name, kind)]."""
@@ -66,156 +63,6 @@ def normalize_spec(spec):
     return normalize(desired)
 
 
-def _final_links(records, state, ops):
-    """name -> {mtu, parent, kind, members, declared mtu} as it will be after the plan."""
-    observed = state.links()
-    gone = set(op['key'] for op in ops if op['kind'] == 'link' and op['action'] == 'delete')
-    out = {}
-    for name, obs in observed.items():
-        if name not in gone:
-            out[name] = {'mtu': obs.get('mtu'), 'parent': obs.get('parent'), 'kind': obs.get('kind'), 'where': None}
-    for kind in LINK_KINDS:
-        for rec in records.get(kind, []):
-            if rec.get('state') == 'absent':
-                out.pop(rec['name'], None)
-                continue
-            cur = out.setdefault(rec['name'], {'mtu': None, 'parent': None, 'kind': rec.get('kind', kind)})
-            cur['where'] = rec.get('_where')
-            cur['section_kind'] = kind
-            if rec.get('mtu') is not None:
-                cur['mtu'] = rec['mtu']
-                cur['mtu_declared'] = True
-            if rec.get('parent'):
-                cur['parent'] = rec['parent']
-            if rec.get('links'):
-                cur['members'] = list(rec['links'])
-            for k in ('local', 'remote', 'group'):
-                if rec.get(k):
-                    cur['family'] = ipaddress.ip_address(rec[k]).version
-    return out
-
-
-def check_mtus(links):
-    """A link on a parent (VLAN, macvlan, VXLAN) can't have a larger MTU than the parent allows;
-    a bond's members can't be declared with an MTU other than the bond's (the kernel sets theirs)."""
-    for name, link in sorted(links.items()):
-        parent = links.get(link.get('parent') or '')
-        if link.get('mtu_declared') and parent and parent.get('mtu'):
-            room = VXLAN_HEADROOM[link.get('family', 4)] if link.get('kind') == 'vxlan' else 0
-            if link['mtu'] > parent['mtu'] - room:
-                extra = ' minus the %d bytes of VXLAN headers' % room if room else ''
-                raise ValidationError("link '%s' has MTU %d but its parent '%s' has MTU %d%s; the kernel allows at most %d"
-                                      % (name, link['mtu'], link['parent'], parent['mtu'], extra, parent['mtu'] - room),
-                                      v.sub(link.get('where') or '', 'mtu'))
-        if link.get('section_kind') == 'bond' and link.get('members'):
-            for m in link['members']:
-                member = links.get(m) or {}
-                if member.get('mtu_declared') and link.get('mtu') and member['mtu'] != link['mtu']:
-                    raise ValidationError("link '%s' is a member of bond '%s' and is declared with MTU %d, but the bond's is %d "
-                                          "(the kernel gives members the bond's MTU)" % (m, name, member['mtu'], link['mtu']),
-                                          v.sub(member.get('where') or '', 'mtu'))
-
-
-def _final_addresses(records, state, ops):
-    """[(ip_interface, link, where or None)] after the plan."""
-    gone = set(op['key'] for op in ops if op['kind'] == 'address' and op['action'] == 'delete')
-    dead_links = set(op['key'] for op in ops if op['kind'] in LINK_KINDS and op['action'] == 'delete')
-    out = []
-    declared = set()
-    for rec in records.get('address', []):
-        k = KINDS['address'].key(rec)
-        if rec['state'] == 'present':
-            declared.add(k)
-            out.append((ipaddress.ip_interface(rec['address']), rec['link'], rec.get('_where')))
-        else:
-            gone.add(k)
-    for k, obs in state.get('address').items():
-        if k not in gone and k not in declared and obs['link'] not in dead_links:
-            out.append((ipaddress.ip_interface(obs['address']), obs['link'], None))
-    return out
-
-
-def check_addresses(addresses):
-    """The same IP address on two links (link-local and loopback ones aside) is a mistake."""
-    seen = {}
-    for iface, link, where in addresses:
-        ip = iface.ip
-        if ip.is_link_local or ip.is_loopback:
-            continue
-        if ip in seen and seen[ip][0] != link:
-            other_link, other_where = seen[ip]
-            if where is None:
-                where, other_where, link, other_link = other_where, where, other_link, link
-            raise ValidationError("address %s would be on both '%s' and '%s' (%s); an address belongs to one link"
-                                  % (ip, link, other_link, 'declared at %s' % other_where if other_where else 'present on the node'),
-                                  v.sub(where or '', 'address'))
-        seen.setdefault(ip, (link, where))
-
-
-def check_gateways(records, state, ops, addresses):
-    """A gateway must be on a subnet of some link (of the route's link, when it names one): an address's
-    subnet, or a directly connected route (a route with a link and no gateway)."""
-    onlink = [(iface.network, link) for iface, link, dummy in addresses]
-    gone = set(op['key'] for op in ops if op['kind'] == 'route' and op['action'] == 'delete')
-    for rec in records.get('route', []):
-        if rec['state'] == 'present' and rec.get('link') and not rec.get('gateway') and rec['type'] == 'unicast':
-            onlink.append((ipaddress.ip_network(rec['destination']), rec['link']))
-    for k, obs in state.get('route').items():
-        if k not in gone and obs.get('link') and not obs.get('gateway') and obs['type'] == 'unicast':
-            onlink.append((ipaddress.ip_network(obs['destination']), obs['link']))
-    # {(version, prefixlen): {network: set(links)}}: a gateway's subnets are found by masking it
-    # once per prefix length in use, not by testing every network (thousands of routes stay fast)
-    index = {}
-    for net, link in onlink:
-        index.setdefault((net.version, net.prefixlen), {}).setdefault(net, set()).add(link)
-    for rec in records.get('route', []):
-        if rec['state'] != 'present' or not rec.get('gateway'):
-            continue
-        gw = ipaddress.ip_address(rec['gateway'])
-        if gw.version == 6 and gw.is_link_local:
-            if not rec.get('link'):
-                raise ValidationError("gateway %s is an IPv6 link-local address: set link too" % gw, v.sub(rec.get('_where', ''), 'link'))
-            continue
-        ok = []
-        for (ver, plen), nets in index.items():
-            if ver == gw.version:
-                links = nets.get(ipaddress.ip_network('%s/%d' % (gw, plen), strict=False), ())
-                ok.extend(link for link in links if not rec.get('link') or link == rec['link'])
-        if not ok:
-            raise ValidationError("gateway %s is not on the subnet of any address or connected route%s (declared or present); "
-                                  "the kernel would refuse the route" % (gw, " of link '%s'" % rec['link'] if rec.get('link') else ''),
-                                  v.sub(rec.get('_where', ''), 'gateway'))
-
-
-def check_sources(records, addresses):
-    """A route's source (its preferred source address) must be an address of the node."""
-    local = set(iface.ip for iface, dummy, dummy2 in addresses)
-    for rec in records.get('route', []):
-        if rec['state'] == 'present' and rec.get('source') and ipaddress.ip_address(rec['source']) not in local:
-            raise ValidationError("source %s is not an address of this node (declared or present); the kernel only "
-                                  "takes one of its own addresses as a route's source" % rec['source'],
-                                  v.sub(rec.get('_where', ''), 'source'))
-
-
-# ---------------------------------------------------------------- purge
-def managed_links(records):
-    return set(rec['name'] for kind in LINK_KINDS for rec in records.get(kind, []) if rec.get('state') == 'present')
-
-
-def purge_ops(records, state, purge, ops):
-    """Delete operations for objects the state does not declare, by each purged kind's own policy
-    (kind.purge): addresses and routes on managed links, rules that point at a table this state
-    manages or name a managed link."""
-    links = managed_links(records)
-    planned = set((op['kind'], op['key']) for op in ops)
-    out = []
-    for kind in sorted(set(PURGEABLE[p] for p in purge), key=ORDER.index):
-        for op in KINDS[kind].purge(records, state, links, planned, set(purge)):
-            op['purge'] = True
-            out.append(op)
-    return out
-
-
 # ---------------------------------------------------------------- the pipeline
 def object_diff(ops):
     """One before/after per changed object, grouped by section in dependency order, only what changes
@@ -240,18 +87,6 @@ def converge(spec, netns=None, check_mode=False, lock_timeout=None, task='seed.n
                      lock_timeout, task)
 
 
-def cross_checks(records, state, ops):
-    """The whole-node rules: MTUs along parents and bonds, one link per address, gateways on a subnet,
-    route sources among the node's addresses."""
-    check_mtus(_final_links(records, state, ops))
-    if 'address' in records or 'route' in records:
-        addrs = _final_addresses(records, state, ops)
-        check_addresses(addrs)
-        if 'route' in records:
-            check_gateways(records, state, ops, addrs)
-            check_sources(records, addrs)
-
-
 def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fail_after=None, run=None, on_applied=None,
               extra_operations=(), extra_diff=(), guarded=False):
     """Make the node match `spec` ({section: entries}). Returns a result dict; raises NodenetError.
@@ -267,7 +102,7 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
     """
     records = normalize_spec(spec)
     for p in purge:
-        if p not in PURGEABLE:
+        if p not in PURGEABLE:      # before the namespace is entered
             raise ValidationError("'%s' can't be purged; choose from: %s" % (p, ', '.join(sorted(PURGEABLE))), 'purge')
     check_netns(netns)
     nl = open_netlink(netns)
@@ -275,10 +110,8 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
     try:
         state = State(nl, READERS)
         ctx = {'netns': netns, 'run': run}
-        ops = plan(records, state, ctx)
-        if purge:
-            ops = sorted(ops + purge_ops(records, state, purge, ops), key=order_key)
-        cross_checks(records, state, ops)
+        ops = plan(records, state, ctx, purge=purge)
+        checks.whole_node(records, state, ops)
         if guarded:
             for op in ops:
                 why = KINDS[op['kind']].unguardable(op) if hasattr(KINDS[op['kind']], 'unguardable') else None
@@ -326,6 +159,7 @@ def module_spec():
         if _secret_options(KINDS[kind].OPTIONS):
             # Ansible masks these only if it knows them: this section gets the kind's own argument spec
             spec[s]['options'] = KINDS[kind].OPTIONS
+            spec[s].update(getattr(KINDS[kind], 'RULES', {}))
     for s, kind in NODE_SECTIONS:
         spec[s] = dict(type='dict', options=KINDS[kind].OPTIONS)
     spec.update(
@@ -376,68 +210,62 @@ def _strip(value):
 
 
 def run_module(module):
-    """Entry point of seed.nodenet.network (and seed.nodenet.confirm's logic through confirm)."""
+    """Entry point of seed.nodenet.network: the engine's run() through the Ansible adapter."""
+    adapter.run(module, lambda: run(module.params, check_mode=module.check_mode, diff_mode=module._diff,
+                                    run_command=module.run_command))
+
+
+def run(p, check_mode=False, diff_mode=False, run_command=None):
+    """The network module on plain data: p is its parameters (every option, None when unset).
+    Returns the module's result; raises NodenetError. run_command(argv, data=None, binary_data=False)
+    runs commands on the node (nft, systemctl, hostnamectl; Ansible's module.run_command)."""
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
-    p = module.params
     netns = p.get('netns')
     names = [s for s, dummy in ALL_SECTIONS]
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
-    try:
-        if p['confirm']:
-            extra = [k for k in names + ['rollback_timeout', 'persist'] if p.get(k) is not None]
-            if extra:
-                raise ValidationError('confirm: true only confirms the change a previous task applied; '
-                                      'declare %s in a separate task' % ', '.join(extra), 'confirm')
-            if module.check_mode:
-                cur = agent.pending(netns)
-                module.exit_json(changed=cur is not None, confirmed=False,
-                                 msg='check mode: %s' % ('a change is waiting for confirmation' if cur else 'nothing to confirm'))
-            r = agent.confirm(netns, wait=p.get('lock_timeout'))
-            module.exit_json(changed=r['confirmed'], **r)
-        timeout = p.get('rollback_timeout')
-        if timeout is not None:
-            v.integer(timeout, 'rollback_timeout', 1, 86400)
-            secrets = _inline_secrets(spec)
-            if secrets:
-                raise ValidationError("%s is given inline: undoing the change would need that key (a private key, or a "
-                                      "preshared one), which is never written to the journal; keep the private key in a file on "
-                                      "the node (private_key_file) or apply this section in a task without rollback_timeout"
-                                      % secrets[0], 'rollback_timeout')
-        if p.get('persist'):
-            secrets = _inline_secrets(spec)
-            if secrets:
-                raise ValidationError("persist: true would write this key to %s; keep it in a file on the node "
-                                      "(private_key_file) instead" % p['persist_path'], secrets[0])
-        pchanges = []
-        if p.get('persist') is not None:
-            pchanges = agent.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
-                                          p['persist_engine_dir'])
-        pops = ['%s %s' % ('remove' if after is None else 'write', path) for path, dummy, after in pchanges]
-        pdiff = [{'before_header': 'persist: %s' % path, 'after_header': 'persist: %s' % path,
-                  'before': before if isinstance(before, str) and path != p['persist_engine_dir'] else '',
-                  'after': after or ''} for path, before, after in pchanges]
-        armed = {}
+    if p.get('confirm'):
+        # not in the argument spec's mutually_exclusive: that would refuse an explicit `confirm: false` beside them
+        extra = [k for k in names + ['rollback_timeout', 'persist'] if p.get(k) is not None]
+        if extra:
+            raise ValidationError('confirm: true only confirms the change a previous task applied; '
+                                  'declare %s in a separate task' % ', '.join(extra), 'confirm')
+        return agent.confirm_task(netns, check_mode, p.get('lock_timeout'))
+    timeout = p.get('rollback_timeout')
+    if timeout is not None:
+        v.integer(timeout, 'rollback_timeout', 1, 86400)
+        secrets = _inline_secrets(spec)
+        if secrets:
+            raise ValidationError("%s is given inline: undoing the change would need that key (a private key, or a "
+                                  "preshared one), which is never written to the journal; keep the private key in a file on "
+                                  "the node (private_key_file) or apply this section in a task without rollback_timeout"
+                                  % secrets[0], 'rollback_timeout')
+    if p.get('persist'):
+        secrets = _inline_secrets(spec)
+        if secrets:
+            raise ValidationError("persist: true would write this key to %s; keep it in a file on the node "
+                                  "(private_key_file) instead" % p['persist_path'], secrets[0])
+    pchanges = []
+    if p.get('persist') is not None:
+        pchanges = agent.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
+                                      p['persist_engine_dir'])
+    pops = ['%s %s' % ('remove' if after is None else 'write', path) for path, dummy, after in pchanges]
+    pdiff = [{'before_header': 'persist: %s' % path, 'after_header': 'persist: %s' % path,
+              'before': before if isinstance(before, str) and path != p['persist_engine_dir'] else '',
+              'after': after or ''} for path, before, after in pchanges]
+    armed = {}
 
-        def on_applied(journal, snaps):
-            if pchanges:
-                snaps.append({'section': 'persist', 'files': dict(
-                    (path, before) for path, before, dummy in pchanges
-                    if path != p['persist_engine_dir'] and not os.path.islink(path) and before != p['persist_unit'])})
-                agent.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=module.run_command)
-            if timeout and (journal or snaps):
-                armed.update(agent.arm(journal, snaps, timeout, netns, run=module.run_command))
+    def on_applied(journal, snaps):
+        if pchanges:
+            snaps.append({'section': 'persist', 'files': dict(
+                (path, before) for path, before, dummy in pchanges
+                if path != p['persist_engine_dir'] and not os.path.islink(path) and before != p['persist_unit'])})
+            agent.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=run_command)
+        if timeout and (journal or snaps):
+            armed.update(agent.arm(journal, snaps, timeout, netns, run=run_command))
 
-        fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
-        result = converge(spec, netns=netns, purge=p['purge'], check_mode=module.check_mode, diff_mode=module._diff,
-                          fail_after=int(fail_after) if fail_after else None, run=module.run_command,
-                          on_applied=on_applied, extra_operations=pops, extra_diff=pdiff, lock_timeout=p.get('lock_timeout'),
-                          guarded=bool(timeout))
-    except ApplyError as e:
-        module.fail_json(msg=str(e), field=e.field, rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
-    except NodenetError as e:
-        module.fail_json(msg=str(e), field=e.field)
-    for w in result.pop('warnings', []):
-        module.warn(w)
+    result = converge(spec, netns=netns, purge=p.get('purge') or [], check_mode=check_mode, diff_mode=diff_mode,
+                      run=run_command, on_applied=on_applied, extra_operations=pops, extra_diff=pdiff,
+                      lock_timeout=p.get('lock_timeout'), guarded=bool(timeout))
     result.pop('_journal', None)
     result['rollback'] = armed or None
-    module.exit_json(**result)
+    return result

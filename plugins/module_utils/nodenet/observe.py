@@ -56,6 +56,7 @@ class StaticState(object):
 
     def __init__(self, data):
         self.data = data
+        self.readers = dict((kind, None) for kind in data)   # the families it "can read", like State's
 
     def get(self, kind):
         return self.data.get(kind, {})

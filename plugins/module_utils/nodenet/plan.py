@@ -7,8 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, ORDER
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Op, Record
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, LINK_KINDS, ORDER, PURGEABLE
 
 LAST_RANK = max(m.RANK for m in KINDS.values() if not getattr(m, 'SINGLE', False))
 
@@ -30,7 +34,7 @@ def normalize(desired):
     return out
 
 
-def order_key(op):
+def order_key(op: Op) -> Tuple[float, int, int]:
     """Removals first, in reverse dependency order; then creations and changes in order
     (at equal depth a link is created before another kind's change to it)."""
     rank = KINDS[op['kind']].RANK
@@ -44,14 +48,19 @@ def order_key(op):
     return (phase, op.get('depth', 0), 0 if op['action'] == 'create' else 1)
 
 
-def plan(records, state, ctx=None):
+def plan(records: Dict[str, List[Record]], state: Any, ctx: Optional[Dict[str, Any]] = None,
+         purge: Iterable[str] = ()) -> List[Op]:
     """records: {kind: [normalized records]} -> ordered list of operations.
 
     Every link-like kind first declares the names it creates and removes and what each
     needs (kinds/netdev.py), so links may refer to links of any kind in the same plan.
+    purge: the `purge` choices; their removals join the plan (marked 'purge').
     ctx collects planner warnings under 'warnings'.
     """
     ctx = {} if ctx is None else ctx
+    for p in purge:
+        if p not in PURGEABLE:
+            raise ValidationError("'%s' can't be purged; choose from: %s" % (p, ', '.join(sorted(PURGEABLE))), 'purge')
     netdev.context(ctx, state)
     for kind in ORDER:
         if kind in records and hasattr(KINDS[kind], 'declare'):
@@ -61,11 +70,31 @@ def plan(records, state, ctx=None):
         if kind in records or kind == 'link':
             ops.extend(KINDS[kind].plan(records.get(kind, []), state, ctx))
     netdev.set_depths([op for op in ops if KINDS[op['kind']].LINK], ctx, state)
+    if purge:
+        ops += purge_ops(records, state, purge, ops)
     # stable: within a phase, keep the user's order
     return sorted(ops, key=order_key)
 
 
-def summary(op):
+def managed_links(records: Dict[str, List[Record]]) -> Set[str]:
+    return set(rec['name'] for kind in LINK_KINDS for rec in records.get(kind, []) if rec.get('state') == 'present')
+
+
+def purge_ops(records: Dict[str, List[Record]], state: Any, purge: Iterable[str], ops: List[Op]) -> List[Op]:
+    """Delete operations for objects the state does not declare, by each purged kind's own policy
+    (kind.purge): addresses and routes on managed links, rules that point at a table this state
+    manages or name a managed link."""
+    links = managed_links(records)
+    planned = set((op['kind'], op['key']) for op in ops)
+    out = []
+    for kind in sorted(set(PURGEABLE[p] for p in purge), key=ORDER.index):
+        for op in KINDS[kind].purge(records, state, links, planned, set(purge)):
+            op['purge'] = True
+            out.append(op)
+    return out
+
+
+def summary(op: Op) -> str:
     """One line for the operation list and messages (kind.describe when the kind words its own)."""
     kind = KINDS.get(op['kind'])
     if kind is not None and hasattr(kind, 'describe'):

@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import checks
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, MissingReference, NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
@@ -38,7 +38,7 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         state = State(nl, READERS)
         ctx = {}
         ops = plan(records, state, ctx)
-        _cross_checks(records, state, ops)
+        checks.single_kind(records, state, ops)
         result = {'changed': bool(ops), 'operations': [summary(op) for op in ops]}
         if ctx.get('warnings'):
             result['warnings'] = ctx['warnings']
@@ -55,45 +55,33 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         nl.close()
 
 
-def _cross_checks(records, state, ops):
-    """The whole-node rules a single entry can break too: a link's MTU against its parent's, a route's
-    source against the node's addresses."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
-    if records.get('link'):
-        network.check_mtus(network._final_links(records, state, ops))
-    if any(r.get('source') for r in records.get('route', [])):
-        network.check_sources(records, network._final_addresses(records, state, ops))
+def single(kind, params, netns=None, check_mode=False, diff_mode=False, lock_timeout=None):
+    """A single-kind module's run on plain data: `params` is one entry. Returns the module's result
+    (the object after the run under the kind's name, plus kind.module_result); raises NodenetError."""
+    entry = dict((k, val) for k, val in params.items() if k in KINDS[kind].OPTIONS and val is not None)
+    try:
+        result = converge({kind: [entry]}, netns=netns, check_mode=check_mode, diff_mode=diff_mode, lock_timeout=lock_timeout)
+    except MissingReference as e:
+        if not check_mode:
+            raise
+        # In check mode an earlier task of the same play may be what creates it.
+        return {'changed': True, 'operations': [], 'unverified': str(e),
+                'warnings': ['check mode: %s; this run would fail unless an earlier task creates it' % e]}
+    state = result.pop('_state')
+    rec = result.pop('_records')[kind][0]
+    objs = state[kind]
+    if hasattr(KINDS[kind], 'matches'):
+        matches = [r for r in objs.values() if KINDS[kind].matches(rec, r)]
+        result[kind] = matches[0] if matches else None
+    else:
+        result[kind] = objs.get(KINDS[kind].key(rec))
+    if hasattr(KINDS[kind], 'module_result'):
+        result.update(KINDS[kind].module_result(rec, result[kind]))
+    return result
 
 
 def run_single(module, kind):
     """Entry point for a single-kind module: the module's params are one entry."""
-    params = dict((k, val) for k, val in module.params.items() if k in KINDS[kind].OPTIONS and val is not None)
-    fail_after = os.environ.get('NODENET_TEST_FAIL_AFTER')
-    try:
-        result = converge({kind: [params]}, netns=module.params.get('netns'),
-                          check_mode=module.check_mode, diff_mode=module._diff,
-                          fail_after=int(fail_after) if fail_after else None, lock_timeout=module.params.get('lock_timeout'))
-    except MissingReference as e:
-        if not module.check_mode:
-            module.fail_json(msg=str(e), field=e.field)
-        # In check mode an earlier task of the same play may be what creates it.
-        module.warn('check mode: %s; this run would fail unless an earlier task creates it' % e)
-        module.exit_json(changed=True, operations=[], unverified=str(e))
-    except ApplyError as e:
-        module.fail_json(msg=str(e), rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
-    except NodenetError as e:
-        module.fail_json(msg=str(e), field=e.field)
-    for w in result.pop('warnings', []):
-        module.warn(w)
-    state = result.pop('_state')
-    rec = result.pop('_records')[kind][0]
-    objs = state[kind]
-    k = KINDS[kind].key(rec)
-    if kind == 'rule':
-        matches = [r for r in objs.values() if KINDS[kind].matches(rec, r)]
-        result[kind] = matches[0] if matches else None
-    else:
-        result[kind] = objs.get(k)
-    if hasattr(KINDS[kind], 'module_result'):
-        result.update(KINDS[kind].module_result(rec, result[kind]))
-    module.exit_json(**result)
+    p = module.params
+    adapter.run(module, lambda: single(kind, p, netns=p.get('netns'), check_mode=module.check_mode, diff_mode=module._diff,
+                                       lock_timeout=p.get('lock_timeout')))

@@ -68,7 +68,9 @@ class Kind(Protocol):
 
 # Optional names: SINGLE = True (the section is one mapping per node, not a list: the /etc files and
 # the firewall; planned after every other kind), describe(op) (its line in `operations`), diff(op)
-# (its own before/after entries), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
+# (its own before/after entries), RULES (option combinations for the argument spec: mutually_exclusive,
+# required_if, required_by), unguardable(op) / to_journal(op) (confirm-or-revert: why an operation can't be
+# undone from a journal on disk / the operation as plain data for it), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
 # as one netlink message for a batch), purge(records, state, links, planned) (removals for `purge`),
 # read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs),
 # details(data, names, m) / port_details(slave_data) (link status details of a link kind).

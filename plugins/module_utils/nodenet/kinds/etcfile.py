@@ -31,14 +31,12 @@ RANK = 10           # after every netlink kind: the files name what the links an
 NOTHING = '; nothing was changed'
 
 
-def _paths(params, defaults):
-    # type: (Record, Dict[str, str]) -> List[str]
+def _paths(params: Record, defaults: Dict[str, str]) -> List[str]:
     """The files a section writes: {option: default path} -> [path]."""
     return [params.get(opt) or default for opt, default in defaults.items()]
 
 
-def snapshot(section, paths):
-    # type: (str, List[str]) -> Record
+def snapshot(section: str, paths: List[str]) -> Record:
     """What undoing a file section needs: the files' contents (None: absent) and, for the host name,
     the kernel's names."""
     snap = {'section': section, 'files': dict((p, filecommon.read(p)[0]) for p in paths)}
@@ -47,8 +45,7 @@ def snapshot(section, paths):
     return snap
 
 
-def restore(snaps):
-    # type: (List[Record]) -> List[str]
+def restore(snaps: List[Record]) -> List[str]:
     """Put files (and the kernel's host name) back as snapshotted; returns error strings."""
     errors = []
     for snap in reversed(snaps):
@@ -72,8 +69,7 @@ def restore(snaps):
     return errors
 
 
-def check_writable(section, path):
-    # type: (str, str) -> None
+def check_writable(section: str, path: str) -> None:
     """Before anything is touched: the file's directory exists and takes a new file (the write is a
     temporary file there renamed over the old one), so a bad path fails naming <section>.path."""
     d = os.path.dirname(os.path.realpath(path))
@@ -93,22 +89,20 @@ class FileKind(object):
     """The Kind functions of one file section. converge(params, check_mode, diff_mode, run) is the file
     engine's; paths(params) the files it may write (the snapshot)."""
 
-    def __init__(self, section, converge, paths, validate):
-        # type: (str, Callable[..., Record], Callable[[Record], List[str]], Callable[[Record], Any]) -> None
+    def __init__(self, section: str, converge: Callable[..., Record], paths: Callable[[Record], List[str]],
+                 validate: Callable[[Record], Any]) -> None:
         self.section = section
         self.converge = converge
         self.paths = paths
         self.validate = validate
 
-    def _call(self, params, check_mode, run=None, diff_mode=False):
-        # type: (Record, bool, Any, bool) -> Record
+    def _call(self, params: Record, check_mode: bool, run: Any = None, diff_mode: bool = False) -> Record:
         try:
             return self.converge(dict(params), check_mode=check_mode, diff_mode=diff_mode, run=run)
         except NodenetError as e:
             raise type(e)(e.msg if check_mode else e.msg.replace(NOTHING, ''), v.sub(self.section, e.field or 'path'))
 
-    def normalize(self, entry, where=''):
-        # type: (Record, str) -> Record
+    def normalize(self, entry: Record, where: str = '') -> Record:
         if not isinstance(entry, dict):
             raise ValidationError('must be a mapping of options', self.section)
         params = dict((k, val) for k, val in entry.items() if val is not None and not k.startswith('_'))
@@ -118,17 +112,14 @@ class FileKind(object):
             raise ValidationError(e.msg, v.sub(self.section, e.field or ''))
         return {'params': params}
 
-    def key(self, rec):
-        # type: (Record) -> str
+    def key(self, rec: Record) -> str:
         return self.section
 
-    def read(self, nl, state):
-        # type: (Any, Any) -> Dict[str, Record]
+    def read(self, nl: Any, state: Any) -> Dict[str, Record]:
         """Nothing up front: the file engine reads the files while planning."""
         return {}
 
-    def plan(self, records, state, ctx):
-        # type: (List[Record], Any, Dict[str, Any]) -> List[Op]
+    def plan(self, records: List[Record], state: Any, ctx: Dict[str, Any]) -> List[Op]:
         out = []
         for rec in records:
             params = rec['params']
@@ -142,8 +133,7 @@ class FileKind(object):
                           after={'params': params}, path=r['path'], diff=d if isinstance(d, list) else [d]))
         return out
 
-    def apply(self, nl, o):
-        # type: (Any, Op) -> None
+    def apply(self, nl: Any, o: Op) -> None:
         if 'snapshot' in o['after']:
             errors = restore([o['after']['snapshot']])
             if errors:
@@ -151,12 +141,10 @@ class FileKind(object):
             return
         self._call(o['after']['params'], False, getattr(nl, 'nodenet_run', None))
 
-    def inverse(self, o):
-        # type: (Op) -> Op
+    def inverse(self, o: Op) -> Op:
         return op(self.section, 'modify', self.section, before=o['after'], after=o['before'], path=o.get('path'))
 
-    def satisfied(self, o, state):
-        # type: (Op, Any) -> Reason
+    def satisfied(self, o: Op, state: Any) -> Reason:
         if 'snapshot' in o['after']:
             snap = o['after']['snapshot']
             same = all(filecommon.read(p)[0] == text for p, text in snap['files'].items())
@@ -164,16 +152,13 @@ class FileKind(object):
         r = self._call(o['after']['params'], True)
         return not r['changed'], None if not r['changed'] else '%s %s does not read back as written' % (self.section, r['path'])
 
-    def describe(self, o):
-        # type: (Op) -> str
+    def describe(self, o: Op) -> str:
         return 'write %s %s' % (self.section, o.get('path'))
 
-    def diff(self, o):
-        # type: (Op) -> Optional[List[Record]]
+    def diff(self, o: Op) -> Optional[List[Record]]:
         return o.get('diff')
 
-    def bind(self, namespace):
-        # type: (Dict[str, Any]) -> None
+    def bind(self, namespace: Dict[str, Any]) -> None:
         """Define the Kind functions in a kind module's namespace."""
         for name in ('normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied', 'describe', 'diff'):
             namespace[name] = getattr(self, name)

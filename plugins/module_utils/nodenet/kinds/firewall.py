@@ -34,14 +34,12 @@ OPTIONS = fw.ARGSPEC
 KEY = '%s %s' % (fw.FAMILY, fw.TABLE)
 
 
-def runner(run):
-    # type: (Any) -> Any
+def runner(run: Any) -> Any:
     """nft's run(argv, data) from a module's run_command, or this process's own (watchdog, boot unit)."""
     return fw.command_runner(run) if run is not None else local_run
 
 
-def normalize(entry, where=''):
-    # type: (Record, str) -> Record
+def normalize(entry: Record, where: str = '') -> Record:
     if not isinstance(entry, dict):
         raise ValidationError('must be a mapping with default_action, rules and state', SECTION)
     params = fw.section_params(dict((k, val) for k, val in entry.items() if not k.startswith('_')))
@@ -49,13 +47,11 @@ def normalize(entry, where=''):
     return {'params': params}
 
 
-def key(rec):
-    # type: (Record) -> str
+def key(rec: Record) -> str:
     return KEY
 
 
-def read(nl, state):
-    # type: (Any, Any) -> Dict[str, Record]
+def read(nl: Any, state: Any) -> Dict[str, Record]:
     """{KEY: {'listing', 'table'}} or {} when the table is absent."""
     listing = fw.read_tables(nl.nodenet_netns, runner(getattr(nl, 'nodenet_run', None)))[0]
     if listing is None:
@@ -67,8 +63,7 @@ def _table(params):
     return fw.compile_model(fw.normalize(params, SECTION))
 
 
-def plan(records, state, ctx):
-    # type: (List[Record], Any, Dict[str, Any]) -> List[Op]
+def plan(records: List[Record], state: Any, ctx: Dict[str, Any]) -> List[Op]:
     """The lock-out guard and the kernel's own check (nft -c) run here, so check mode sees them too."""
     out = []
     netns, run = ctx.get('netns'), runner(ctx.get('run'))
@@ -92,8 +87,7 @@ def plan(records, state, ctx):
     return out
 
 
-def apply(nl, o):
-    # type: (Any, Op) -> None
+def apply(nl: Any, o: Op) -> None:
     after = o['after']
     batch = fw.restore_batch(after['listing']) if 'listing' in after else fw.render_batch(_table(after['params']))
     rc, dummy, err = fw.nft(['-j', '-f', '-'], nl.nodenet_netns, json.dumps(batch), runner(getattr(nl, 'nodenet_run', None)))
@@ -101,14 +95,12 @@ def apply(nl, o):
         raise fw._nft_error(err, 'the kernel rejected the ruleset; nothing was changed (one atomic transaction)')
 
 
-def inverse(o):
-    # type: (Op) -> Op
+def inverse(o: Op) -> Op:
     back = 'create' if o['action'] == 'delete' else ('delete' if o['action'] == 'create' else 'modify')
     return op(KIND, back, KEY, before=o['after'], after=o['before'])
 
 
-def satisfied(o, state):
-    # type: (Op, Any) -> Reason
+def satisfied(o: Op, state: Any) -> Reason:
     obs = state.get(KIND).get(KEY)
     now = obs['table'] if obs else None
     after = o['after']
@@ -116,11 +108,9 @@ def satisfied(o, state):
     return now == want, None if now == want else 'table %s read back differently from what was applied' % KEY
 
 
-def describe(o):
-    # type: (Op) -> str
+def describe(o: Op) -> str:
     return '%s table %s' % ('replace' if o['action'] == 'modify' else o['action'], KEY)
 
 
-def diff(o):
-    # type: (Op) -> Optional[List[Record]]
+def diff(o: Op) -> Optional[List[Record]]:
     return o.get('diff')

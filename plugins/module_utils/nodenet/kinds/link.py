@@ -68,6 +68,9 @@ OPTIONS = dict(
     port=dict(type='int'),
     learning=dict(type='bool'),
 )
+# Option combinations, in the argument spec (Ansible refuses them before the module runs; normalize()
+# keeps the same rules for the network module's sections and callers without Ansible).
+RULES = dict(mutually_exclusive=[('remote', 'group')], required_by={'group': ('parent',)})
 
 
 # ---------------------------------------------------------------- validate

@@ -54,6 +54,10 @@ OPTIONS = dict(
     up=dict(type='bool'),
     mtu=dict(type='int'),
 )
+# Option combinations, in the argument spec (the module's and the network section's): Ansible refuses
+# them before the module runs; normalize() keeps the same rules for callers without Ansible.
+RULES = dict(mutually_exclusive=[('private_key', 'private_key_file')],
+             required_if=[('generate_key', True, ('private_key_file',))])
 
 
 # ---------------------------------------------------------------- validate
