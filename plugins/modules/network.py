@@ -26,13 +26,15 @@ description:
     connected route (of the route's link, when it names one); a link on a parent (VLAN, macvlan, VXLAN) can't have an
     MTU larger than its parent allows; a bond's member can't be declared with an MTU other than the bond's."
   - This engine has the sections C(links), C(bonds), C(vlans), C(bridges), C(wireguard), C(addresses), C(routes),
-    C(rules), C(resolver), C(hosts), C(hostname) and C(firewall). VIPs are not a section yet (there is no VIP module).
+    C(rules), C(vips), C(resolver), C(hosts), C(hostname) and C(firewall).
   - I(rollback_timeout) makes the change revert itself unless a later task confirms it (confirm-or-revert, like
     C(talosctl apply-config --mode=try)); I(persist) makes the node apply the same state again at every boot.
 author:
   - seed.nodenet developers (@seed-nodenet)
 extends_documentation_fragment:
   - seed.nodenet.common
+  - seed.nodenet.wireguard.network
+  - seed.nodenet.firewall.network
 options:
   links:
     description: Links; each entry takes the options of M(seed.nodenet.link) (C(name), C(kind), C(up), C(mtu), ...).
@@ -54,89 +56,12 @@ options:
     description:
       - WireGuard links; each entry takes the options of M(seed.nodenet.wireguard). Keys given inline are never logged
         or returned; keep them in I(private_key_file) on the node.
-      - With I(rollback_timeout) and I(persist=true) only with keys in files (I(private_key_file)): the journal and the
+      - With I(rollback_timeout) and I(persist=true) only with keys in files (I(private_key_file)); the journal and the
         state file hold the key file's path, never a key. Under I(rollback_timeout), a change whose undoing needs a key
         (removing a WireGuard link, changing its key, a peer with a preshared key) is refused before anything is
         touched, naming the link; creating links and changing peers, ports and MTUs are undone by the watchdog.
     type: list
     elements: dict
-    suboptions:
-      name:
-        description: Link name (1-15 bytes, no whitespace, C(/) or C(:)).
-        type: str
-        required: true
-      state:
-        description:
-          - C(present) creates the link if it is missing and sets the options given.
-          - C(absent) removes it (for C(userspace), which also stops its C(wireguard-go)). Only WireGuard links are removed.
-        type: str
-        choices: [present, absent]
-        default: present
-      backend:
-        description:
-          - C(kernel) uses the kernel's WireGuard (module C(wireguard), C(CONFIG_WIREGUARD)).
-          - C(userspace) runs C(wireguard-go) and configures it through its UAPI socket, C(/var/run/wireguard/<name>.sock)
-            (C(/run/nodenet/wireguard/<netns>/<name>.sock) with I(netns), where wireguard-go runs in a private mount
-            namespace where that directory is its C(/var/run/wireguard)), so every namespace can have its own C(wg0).
-          - C(auto) uses the kernel when it has WireGuard (loaded, built in or as a loadable module), userspace otherwise.
-            An existing link keeps the backend it runs on; asking for the other one fails (remove the link first).
-        type: str
-        choices: [auto, kernel, userspace]
-        default: auto
-      private_key:
-        description:
-          - The link's private key, base64 of 32 bytes (as C(wg genkey) prints). Never logged or returned.
-          - Exclusive with I(private_key_file).
-        type: str
-      private_key_file:
-        description:
-          - Absolute path of a file on the node holding the private key (as C(wg genkey) writes it).
-          - With I(generate_key=true) a missing file is created with a new key, mode 0600; an existing file is never
-            overwritten. In check mode nothing is written and C(public_key) is null until the key exists.
-        type: path
-      generate_key:
-        description: Create I(private_key_file) with a new X25519 key when it does not exist.
-        type: bool
-        default: false
-      listen_port:
-        description: UDP port to listen on, 1-65535. Omit it to let WireGuard choose (and not manage it).
-        type: int
-      firewall_mark:
-        description: Mark (fwmark) of the tunnel's outgoing packets, 0 to clear. Omit it to leave it as it is.
-        type: int
-      peers:
-        description:
-          - The complete list of peers. Peers not listed are removed; C([]) removes every peer.
-          - A peer field not given takes WireGuard's default (no preshared key, no keepalive, no allowed IPs), except
-            I(endpoint) - without one, the endpoint the peer roams from is kept.
-        type: list
-        elements: dict
-        suboptions:
-          public_key:
-            description: The peer's public key, base64 of 32 bytes.
-            type: str
-            required: true
-          preshared_key:
-            description: Optional symmetric key mixed into the handshake, base64 of 32 bytes (C(wg genpsk)). Never logged or returned.
-            type: str
-          endpoint:
-            description:
-              - Where to reach the peer, C(host:port) or C([IPv6 address]:port). A host name is resolved on the node when the
-                module runs.
-            type: str
-          persistent_keepalive_interval:
-            description: Seconds between keepalive packets (useful behind NAT), 0-65535; 0 (the default) turns them off.
-            type: int
-          allowed_ips:
-            description: Networks routed to this peer and accepted from it, in CIDR form (host bits must be zero).
-            type: list
-            elements: str
-      up:
-        description: Administrative state of the link.
-        type: bool
-      mtu:
-        description: MTU in bytes, 68-65535 (WireGuard's default is 1420).
-        type: int
   addresses:
     description: Addresses; each entry takes the options of M(seed.nodenet.address) (C(address), C(link), C(label), C(state)).
     type: list
@@ -225,77 +150,6 @@ options:
       - Part of the same journal as every other section, so I(rollback_timeout) reverts it (the table goes back as
         it was listed, or away if there was none) and I(persist) applies it again at boot.
     type: dict
-    suboptions:
-      default_action:
-        description:
-          - C(accept) - traffic no rule matches is accepted; each rule drops its ports from sources outside its I(ingress).
-          - C(block) - traffic no rule matches is dropped; each rule accepts its ports from the sources in its I(ingress).
-        type: str
-        choices: [accept, block]
-        default: accept
-      rules:
-        description:
-          - The ordered ingress rules. Each rule becomes one nftables rule per address family it applies to, in this order.
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          name:
-            description:
-              - Unique name (1-63 letters, digits, C(_), C(.), C(-)). Stored as the nftables rule comment, and the key
-                C(network_info) reports the rule under.
-            type: str
-            required: true
-          port_selector:
-            description: Which traffic the rule is about.
-            type: dict
-            required: true
-            suboptions:
-              protocol:
-                description:
-                  - Layer 4 protocol. C(icmp) applies to IPv4 sources only, C(icmpv6) to IPv6 sources only.
-                  - C(vrrp) is IP protocol 112 (keepalived's VRRP), C(ipencap) IP protocol 4 (IP-in-IP, Calico's IPIP mode); neither takes ports.
-                type: str
-                required: true
-                choices: [tcp, udp, icmp, icmpv6, vrrp, ipencap]
-              ports:
-                description:
-                  - Destination ports, numbers 1-65535 or ranges like C("30000-32767"). Required for C(tcp) and C(udp),
-                    not allowed for C(icmp) and C(icmpv6). Overlapping and adjacent ranges are merged.
-                type: list
-                elements: raw
-          ingress:
-            description:
-              - The source networks the rule applies to. IPv4 and IPv6 networks can be mixed; a family with no network is
-                not allowed in block mode and dropped for these ports in accept mode (as Talos).
-              - An empty list allows no source at all.
-            type: list
-            elements: dict
-            default: []
-            suboptions:
-              subnet:
-                description: Source network in CIDR form (C(10.0.0.0/8), C(0.0.0.0/0), C(::/0)); a bare address means one host.
-                type: str
-                required: true
-              except:
-                description: Networks inside I(subnet) that are excluded from it (one CIDR, or a list).
-                type: list
-                elements: str
-      state:
-        description:
-          - C(present) installs the policy. C(absent) removes the table C(inet nodenet) (and with it the whole policy).
-        type: str
-        choices: [present, absent]
-        default: present
-      allow_lockout:
-        description:
-          - The module refuses a policy that would drop a new SSH connection like the one Ansible is using - the client
-            address and server port read from C(SSH_CONNECTION) or C(SSH_CLIENT) in the environment of the module or of its
-            parent processes (so it works under C(become)). Set C(true) to apply such a policy anyway.
-          - The check only applies when the policy is for the namespace the module runs in (no I(netns), or I(netns)
-            naming that same namespace).
-        type: bool
-        default: false
   purge:
     description:
       - Remove objects the state does not declare.

@@ -11,11 +11,12 @@
   confirmed (the pending file renamed to confirmed-<node>.json) before the deadline, it claims
   the file (renamed to reverting-<node>.json), replays the inverses and leaves
   reverted-<node>.json with what it did. The rename is the lock: confirm and revert can't both win.
-* Persistence: the declared state in a JSON file, a copy of the engine and an entry script,
-  and a boot-time systemd unit whose command applies that state again with the same engine.
+* Persistence (persist.py): the declared state in a JSON file, a copy of the engine and an entry
+  script, and a boot-time systemd unit whose command applies that state again with the same engine.
 
 The watchdog and the boot unit run a copy of the engine package (the Ansible module's own copy
-is deleted when the task ends): install_engine() writes the modules loaded in this process.
+is deleted when the task ends): enginecopy.install_engine() writes the modules loaded in this process.
+This file is the watchdog and the command line both run.
 
 Run as a program (python -m ...nodenet.agent):
   watch PENDING_FILE         the watchdog
@@ -26,7 +27,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,13 +34,14 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError, ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.cmd import systemd_pid1
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.enginecopy import PKG, install_engine
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
+# persistence lives in persist.py; its names stay reachable here for the engine's callers
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.persist import (  # noqa: F401
+    ENGINE_DIR, STATE_FILE, UNIT_FILE, apply_state, load_state, persist_apply, persist_files, persist_plan)
 
-PKG = 'ansible_collections.seed.nodenet.plugins.module_utils.nodenet'
 RUN_DIR = os.environ.get('NODENET_RUN_DIR', '/run/nodenet')
-STATE_FILE = '/etc/nodenet/state.json'
-UNIT_FILE = '/etc/systemd/system/nodenet.service'
-ENGINE_DIR = '/usr/local/lib/seed-nodenet'
 POLL = 0.2
 START_TIMEOUT = 10
 
@@ -99,90 +100,6 @@ def _alive(pid):
             return f.read().split(') ', 1)[1][0] != 'Z'
     except (IOError, OSError, IndexError):
         return True
-
-
-def engine_sources():
-    """{relative path: source} of the engine modules loaded in this process (the module's own zip included)."""
-    out = {}
-    for name, mod in sorted(sys.modules.items()):
-        if mod is None or not (name == PKG or name.startswith(PKG + '.')):
-            continue
-        loader = getattr(mod, '__loader__', None)
-        src = loader.get_source(name) if loader is not None and hasattr(loader, 'get_source') else None
-        if src is None:
-            continue
-        if isinstance(src, bytes):  # Ansible's collection loader hands sources back as bytes
-            src = src.decode('utf-8')
-        rel = name.split('.')
-        is_pkg = hasattr(mod, '__path__')
-        path = os.path.join(*(rel + ['__init__.py'])) if is_pkg else os.path.join(*rel) + '.py'
-        out[path] = src
-    # every parent directory is a package
-    for path in list(out):
-        parts = path.split(os.sep)[:-1]
-        for i in range(1, len(parts) + 1):
-            out.setdefault(os.path.join(*(parts[:i] + ['__init__.py'])), '')
-    return out
-
-
-def install_engine(dest):
-    """Write a copy of the engine under `dest` (importable with dest on sys.path); replaced atomically.
-
-    Returns (dest, changed)."""
-    import_all()
-    sources = engine_sources()
-    digest = hashlib.sha256(json.dumps(sources, sort_keys=True).encode('utf-8')).hexdigest()
-    stamp = os.path.join(dest, '.digest')
-    try:
-        with open(stamp) as f:
-            if f.read().strip() == digest:
-                return dest, False
-    except (IOError, OSError):
-        pass
-    parent = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(parent):
-        os.makedirs(parent, 0o755, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(dest), dir=parent)
-    try:
-        for rel, src in sources.items():
-            p = os.path.join(tmp, rel)
-            if not os.path.isdir(os.path.dirname(p)):
-                os.makedirs(os.path.dirname(p))
-            with open(p, 'w') as f:
-                f.write(src)
-        with open(os.path.join(tmp, '.digest'), 'w') as f:
-            f.write(digest + '\n')
-        os.chmod(tmp, 0o755)
-        old = None
-        if os.path.exists(dest):
-            old = tmp + '.old'
-            os.rename(dest, old)
-        os.rename(tmp, dest)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest, True
-
-
-def import_all():
-    """Load every engine module the watchdog and the boot unit may need, so the copy is complete."""
-    import importlib
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network  # noqa: F401 (pulls in kinds, files)
-    for name in ('info', 'runner'):
-        try:
-            importlib.import_module('%s.%s' % (PKG, name))
-        except ImportError:
-            pass
-
-
-def systemd_pid1():
-    try:
-        with open('/proc/1/comm') as f:
-            return f.read().strip() == 'systemd'
-    except (IOError, OSError):
-        return False
 
 
 def _same_netns_as_pid1():
@@ -392,123 +309,6 @@ def revert(data):
                 nl.close()
     errors.extend(restore_files(data['files']))
     return errors
-
-
-# ---------------------------------------------------------------- persistence
-UNIT_TEMPLATE = """# Written by seed.nodenet.network (persist: true); remove with persist: false.
-[Unit]
-Description=seed.nodenet: apply the declared node network (%(state)s)
-DefaultDependencies=no
-After=local-fs.target systemd-modules-load.service systemd-udev-settle.service
-Before=network-pre.target
-Wants=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=%(command)s
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-ENTRY_TEMPLATE = """#!%(python)s
-# seed.nodenet: apply a persisted node network with the engine copy next to this script.
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.agent import main
-sys.exit(main(sys.argv[1:] or ['apply', %(state)r]))
-"""
-
-
-def persist_files(spec, netns, purge, state_file, unit_file, engine_dir, python=None):
-    """{path: content} of the persisted state, the entry script and the unit."""
-    entry = os.path.join(engine_dir, 'nodenet-apply')
-    state = {'version': 1, 'netns': netns, 'purge': sorted(purge), 'spec': spec}
-    return {
-        state_file: json.dumps(state, indent=1, sort_keys=True) + '\n',
-        entry: ENTRY_TEMPLATE % {'python': python or sys.executable, 'state': state_file},
-        unit_file: UNIT_TEMPLATE % {'state': state_file, 'command': '%s apply %s' % (entry, state_file)},
-    }
-
-
-def _wants_link(unit_file):
-    return os.path.join(os.path.dirname(unit_file), 'multi-user.target.wants', os.path.basename(unit_file))
-
-
-def persist_plan(enabled, spec, netns, purge, state_file, unit_file, engine_dir, python=None):
-    """[(path, before, after)] for what differs; after None = remove."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
-    if enabled:
-        wanted = persist_files(spec, netns, purge, state_file, unit_file, engine_dir, python)
-    else:
-        wanted = dict((p, None) for p in persist_files({}, netns, purge, state_file, unit_file, engine_dir, python))
-    out = []
-    for path, after in sorted(wanted.items()):
-        before = common.read(path)[0]
-        if before != after:
-            out.append((path, before, after))
-    link = _wants_link(unit_file)
-    if enabled and os.path.realpath(link) != os.path.realpath(unit_file):
-        out.append((link, None, unit_file))
-    if not enabled and os.path.lexists(link):
-        out.append((link, unit_file, None))
-    if not enabled and os.path.isdir(engine_dir):
-        out.append((engine_dir, 'engine', None))
-    return out
-
-
-def persist_apply(enabled, changes, unit_file, engine_dir, run=None):
-    """Write/remove what persist_plan() listed; install or remove the engine copy; reload systemd."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
-    link = _wants_link(unit_file)
-    if enabled:
-        install_engine(engine_dir)
-    for path, dummy, after in changes:
-        if path == link:
-            continue
-        if path == engine_dir and after is None:
-            shutil.rmtree(engine_dir, ignore_errors=True)
-            continue
-        if after is None:
-            if os.path.lexists(path):
-                os.unlink(path)
-            continue
-        d = os.path.dirname(path)
-        if not os.path.isdir(d):
-            os.makedirs(d, 0o755, exist_ok=True)
-        mode = 0o755 if path.endswith('nodenet-apply') else (0o600 if path.endswith('.json') else 0o644)
-        common.write(common.plan_file(path, after), mode=mode)
-        os.chmod(path, mode)
-    if enabled and os.path.realpath(link) != os.path.realpath(unit_file):
-        if not os.path.isdir(os.path.dirname(link)):
-            os.makedirs(os.path.dirname(link), 0o755, exist_ok=True)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(unit_file, link)
-    if not enabled and os.path.lexists(link):
-        os.unlink(link)
-    if run is not None and systemd_pid1() and unit_file == UNIT_FILE:
-        run(['systemctl', 'daemon-reload'])
-
-
-def load_state(path):
-    data = _read_json(path)
-    if data is None:
-        raise ValidationError('cannot read the persisted state %s' % path, 'persist_path')
-    if data.get('version') != 1:
-        raise ValidationError('%s has an unknown format version %r' % (path, data.get('version')), 'persist_path')
-    return data
-
-
-def apply_state(path):
-    """The boot unit's command: apply the persisted state with the same engine. Returns a result dict."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge
-    data = load_state(path)
-    result = converge(data['spec'], netns=data.get('netns'), purge=data.get('purge') or (), task='nodenet boot unit (%s)' % path)
-    result.pop('_journal', None)
-    return result
 
 
 def main(argv=None):

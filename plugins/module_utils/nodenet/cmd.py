@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: seed.nodenet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run a command without Ansible: the confirm-or-revert watchdog and the boot unit use this where a
-module would pass its run_command (same call shape: run(argv, data=None) -> (rc, stdout, stderr))."""
+"""The host without Ansible: run a command (the confirm-or-revert watchdog and the boot unit use this where
+a module would pass its run_command: run(argv, data=None) -> (rc, stdout, stderr)), and whether systemd
+is PID 1."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,3 +24,12 @@ def local_run(argv: Sequence[str], data: Optional[Union[str, bytes]] = None,
     except OSError as e:
         return 127, '', str(e)
     return p.returncode, p.stdout, p.stderr
+
+
+def systemd_pid1() -> bool:
+    """Is systemd the init system here (PID 1)? Then units, systemd-run and hostnamectl are the way."""
+    try:
+        with open('/proc/1/comm') as f:
+            return f.read().strip() == 'systemd'
+    except (IOError, OSError):
+        return False

@@ -152,7 +152,7 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
 # ---------------------------------------------------------------- the module
 def module_spec():
     """The network module's argument spec: one list option per section the engine can run."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import persist
     spec = {}
     for s, kind in sections():
         spec[s] = dict(type='list', elements='dict')
@@ -167,9 +167,9 @@ def module_spec():
         rollback_timeout=dict(type='int'),
         confirm=dict(type='bool', default=False),
         persist=dict(type='bool'),
-        persist_path=dict(type='path', default=agent.STATE_FILE),
-        persist_unit=dict(type='path', default=agent.UNIT_FILE),
-        persist_engine_dir=dict(type='path', default=agent.ENGINE_DIR),
+        persist_path=dict(type='path', default=persist.STATE_FILE),
+        persist_unit=dict(type='path', default=persist.UNIT_FILE),
+        persist_engine_dir=dict(type='path', default=persist.ENGINE_DIR),
     )
     return spec
 
@@ -219,7 +219,7 @@ def run(p, check_mode=False, diff_mode=False, run_command=None):
     """The network module on plain data: p is its parameters (every option, None when unset).
     Returns the module's result; raises NodenetError. run_command(argv, data=None, binary_data=False)
     runs commands on the node (nft, systemctl, hostnamectl; Ansible's module.run_command)."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent, persist
     netns = p.get('netns')
     names = [s for s, dummy in ALL_SECTIONS]
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
@@ -246,7 +246,7 @@ def run(p, check_mode=False, diff_mode=False, run_command=None):
                                   "(private_key_file) instead" % p['persist_path'], secrets[0])
     pchanges = []
     if p.get('persist') is not None:
-        pchanges = agent.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
+        pchanges = persist.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
                                       p['persist_engine_dir'])
     pops = ['%s %s' % ('remove' if after is None else 'write', path) for path, dummy, after in pchanges]
     pdiff = [{'before_header': 'persist: %s' % path, 'after_header': 'persist: %s' % path,
@@ -259,7 +259,7 @@ def run(p, check_mode=False, diff_mode=False, run_command=None):
             snaps.append({'section': 'persist', 'files': dict(
                 (path, before) for path, before, dummy in pchanges
                 if path != p['persist_engine_dir'] and not os.path.islink(path) and before != p['persist_unit'])})
-            agent.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=run_command)
+            persist.persist_apply(p['persist'], pchanges, p['persist_unit'], p['persist_engine_dir'], run=run_command)
         if timeout and (journal or snaps):
             armed.update(agent.arm(journal, snaps, timeout, netns, run=run_command))
 

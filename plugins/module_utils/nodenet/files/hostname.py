@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.cmd import systemd_pid1
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
 
@@ -56,14 +57,6 @@ def _set_kernel(host, domain):
     socket.sethostname(host)
     with open(PROC + 'domainname', 'w') as f:
         f.write((domain or '') + '\n')  # a bare newline clears it
-
-
-def systemd_pid1():
-    try:
-        with open('/proc/1/comm') as f:
-            return f.read().strip() == 'systemd'
-    except (IOError, OSError):
-        return False
 
 
 def converge(params, path=HOSTNAME_FILE, check_mode=False, diff_mode=False, backup=None, run=None):
