@@ -45,6 +45,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson i
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.status import compact, format_rule  # noqa: F401
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import evaluate  # noqa: F401
 
+
 # ---------------------------------------------------------------- the kernel side: nft
 
 def _nft_binary():

@@ -29,6 +29,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import n
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, NODE_SECTIONS, PURGEABLE, READERS,
                                                                                     SECTIONS, section_of)
 
+
 def sections():
     """The netlink sections this engine can run: [(option name, kind)]."""
     return list(SECTIONS)
@@ -247,7 +248,7 @@ def run(p, check_mode=False, diff_mode=False, run_command=None):
     pchanges = []
     if p.get('persist') is not None:
         pchanges = persist.persist_plan(p['persist'], spec, netns, p['purge'], p['persist_path'], p['persist_unit'],
-                                      p['persist_engine_dir'])
+                                        p['persist_engine_dir'])
     pops = ['%s %s' % ('remove' if after is None else 'write', path) for path, dummy, after in pchanges]
     pdiff = [{'before_header': 'persist: %s' % path, 'after_header': 'persist: %s' % path,
               'before': before if isinstance(before, str) and path != p['persist_engine_dir'] else '',

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import BUILTIN, CHAIN_SPEC, ICMP_RATE, L4PROTO, _NFPROTO, _WHOLE, _cidrs
 
+
 # ---------------------------------------------------------------- compile: model -> canonical table
 
 def _builtin(name, **fields):

@@ -11,10 +11,8 @@ __metaclass__ = type
 import ipaddress
 import os
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import _NFPROTO, text_type
 
-
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import _NFPROTO
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import text_type
 
 # ---------------------------------------------------------------- evaluate (the lock-out guard's model of the chain)
 

@@ -11,10 +11,9 @@ __metaclass__ = type
 import ipaddress
 import json
 
-
-
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import CHAIN, FAMILY, L4NUMBER, L4PROTO, TABLE, _L4NAME, _cidrs, _merge
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import text_type
+
 
 # ---------------------------------------------------------------- render: canonical -> libnftables JSON
 

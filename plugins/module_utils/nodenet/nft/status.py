@@ -9,7 +9,9 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import BUILTIN, CHAIN, FAMILY, TABLE, USER_PROTOCOL, _WHOLE, _cidrs, _intervals, _subtract
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import (
+    BUILTIN, CHAIN, FAMILY, TABLE, USER_PROTOCOL, _WHOLE, _cidrs, _intervals, _subtract)
+
 
 # ---------------------------------------------------------------- status and text rendering
 
