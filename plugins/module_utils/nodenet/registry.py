@@ -13,11 +13,11 @@ __metaclass__ = type
 
 from typing import Dict, List, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vip, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, sysctl, vip, vlan, wireguard
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Kind, check
 
 # In the order the `network` module lists its sections (and its diff groups them).
-KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule)
+KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule, sysctl)
 
 KINDS = dict((m.KIND, check(m)) for m in KIND_MODULES)  # type: Dict[str, Kind]
 # Dependency order (stable: at equal rank, the order above).

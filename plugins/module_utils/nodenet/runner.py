@@ -89,7 +89,9 @@ def run_single(module, kind):
     rec = result.pop('_records')[kind][0]
     objs = state[kind]
     k = KINDS[kind].key(rec)
-    if kind == 'rule':
+    if hasattr(KINDS[kind], 'result'):
+        result[kind] = KINDS[kind].result(rec, objs)
+    elif kind == 'rule':
         matches = [r for r in objs.values() if KINDS[kind].matches(rec, r)]
         result[kind] = matches[0] if matches else None
     else:
