@@ -159,3 +159,40 @@ def test_multipath_nexthop_on_a_missing_link_fails_before_anything_is_touched(ap
                                                                      {'gateway': '10.2.0.1', 'link': 'nosuch0'}]}]})
     assert exc.value.field == 'route[1].nexthops[1].link'
     assert ip('route', 'show', '10.7.0.0/16') == []
+
+
+def test_network_module_sections_sysctls_and_multipath_routes(netns, ip):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
+    spec = {
+        'links': [dict(x) for x in ECMP_BASE['link']],
+        'addresses': [dict(x) for x in ECMP_BASE['address']],
+        'sysctls': [{'preset': 'kubernetes'}, {'settings': {'net.ipv4.conf.all.rp_filter': 2}}],
+        'routes': [{'destination': 'default', 'nexthops': [{'gateway': '10.1.0.1', 'link': 'ea'},
+                                                           {'gateway': '10.2.0.1', 'link': 'eb'}]}],
+    }
+
+    def go(**kw):
+        r = network.converge(json_copy(spec), netns=netns, **kw)
+        r.pop('_journal', None)
+        return r
+    r = go(check_mode=True, diff_mode=True)
+    assert r['changed'] and sysctl(netns, 'net.ipv4.ip_forward') == '0'
+    ops = r['operations']
+    # the sysctls come before the links, the routes after the addresses
+    assert ops.index('modify sysctl net.ipv4.ip_forward') < ops.index('create link ea')
+    go()
+    assert sysctl(netns, 'net.ipv4.ip_forward') == '1' and sysctl(netns, 'net.ipv4.conf.all.rp_filter') == '2'
+    assert _hops(ip('route', 'show', 'default')[0]) == [('10.1.0.1', 'ea', 1), ('10.2.0.1', 'eb', 1)]
+    assert go()['changed'] is False
+    # an unknown key in the section names the entry and changes nothing
+    spec['sysctls'].append({'settings': {'net.ipv4.nosuch': 1}})
+    spec['routes'][0]['nexthops'][1]['weight'] = 4
+    with pytest.raises(ValidationError) as exc:
+        go()
+    assert exc.value.field == 'sysctls[2].settings.net.ipv4.nosuch'
+    assert _hops(ip('route', 'show', 'default')[0]) == [('10.1.0.1', 'ea', 1), ('10.2.0.1', 'eb', 1)]
+
+
+def json_copy(spec):
+    import json
+    return json.loads(json.dumps(spec))
