@@ -74,8 +74,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run
                 out[res] = vip_kind.status(state, keepalived_conf)
             elif res == 'node_addresses':
                 out[res] = node_addresses(state)
-            elif hasattr(KINDS[RESOURCES[res]], 'status'):
-                out[res] = KINDS[RESOURCES[res]].status(state)
+            elif hasattr(KINDS[RESOURCES[res]], 'info_records'):
+                out[res] = KINDS[RESOURCES[res]].info_records(state)
             else:
                 kind = RESOURCES[res]
                 out[res] = _sorted(kind, state.get(kind))

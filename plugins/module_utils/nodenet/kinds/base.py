@@ -68,7 +68,8 @@ class Kind(Protocol):
 
 # Optional names: declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
 # as one netlink message for a batch), purge(records, state, links, planned) (removals for `purge`),
-# read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs),
+# read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs), result(rec, observed)
+# (the single module's return value), info_records(state) (its network_info resource, when not one record per object),
 # details(data, names, m) / port_details(slave_data) (link status details of a link kind).
 REQUIRED = ('KIND', 'SECTION', 'RANK', 'LINK', 'FEATURE', 'INFO', 'OPTIONS',
             'normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied')

@@ -191,7 +191,7 @@ def read(nl, state=None):
     return Observed(getattr(nl, 'nodenet_netns', None))
 
 
-def status(state, keys=WATCHED):
+def info_records(state, keys=WATCHED):
     """network_info's `sysctls`: {name: value} of the watched keys that exist in the namespace."""
     obs = state.get(KIND)
     out = {}
