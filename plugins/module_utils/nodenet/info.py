@@ -15,7 +15,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS, RESOURCES
 
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls', 'nics')
 KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
