@@ -76,7 +76,7 @@ def test_tuning_a_link_made_in_the_same_run_and_its_limit_checked_then(apply, ne
     with pytest.raises(ApplyError) as exc:
         apply({'link': [{'name': 'm0', 'kind': 'veth', 'peer': 'm1', 'channels': {'rx': top + 1}}]})
     assert 'above the maximum %d' % top in str(exc.value) and 'rolled back' in str(exc.value)
-    assert [l['ifname'] for l in ip('link', 'show') if l['ifname'].startswith('m')] == []
+    assert [x['ifname'] for x in ip('link', 'show') if x['ifname'].startswith('m')] == []
 
 
 def test_network_module_links_take_the_tuning(veth):

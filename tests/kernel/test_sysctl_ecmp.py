@@ -112,9 +112,9 @@ def test_multipath_routes_v4_v6_read_back_idempotent_and_changed_as_one(apply, i
     desired = dict(ECMP_BASE, route=routes)
     r = apply(desired)
     assert 'create route 10.9.0.0/16 table main metric 0' in r['operations']
-    v4 = [x for x in ip('route', 'show', '10.9.0.0/16')]
+    v4 = ip('route', 'show', '10.9.0.0/16')
     assert len(v4) == 1 and _hops(v4[0]) == [('10.1.0.1', 'ea', 1), ('10.2.0.1', 'eb', 3)]
-    v6 = [x for x in ip('-6', 'route', 'show', '2001:db8:9::/48')]
+    v6 = ip('-6', 'route', 'show', '2001:db8:9::/48')
     assert len(v6) == 1 and _hops(v6[0]) == [('2001:db8:1::1', 'ea', 1), ('2001:db8:2::1', 'eb', 1)]
     assert apply(desired)['changed'] is False
     # network_info shows the nexthops

@@ -1,4 +1,4 @@
-"""Planner cases as data for sysctl (cases/sysctl.yml) and multipath routes (cases/ecmp.yml): no kernel."""
+"""Planner cases as data for sysctl, multipath routes and NIC tuning (cases/sysctl.yml, ecmp.yml, nic.yml): no kernel."""
 import os
 
 import pytest
@@ -11,7 +11,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import n
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS
 
 CASES = []
-for name in ('sysctl.yml', 'ecmp.yml'):
+for name in ('sysctl.yml', 'ecmp.yml', 'nic.yml'):
     path = os.path.join(os.path.dirname(__file__), 'cases', name)
     if os.path.exists(path):
         with open(path) as fh:

@@ -57,7 +57,7 @@ KUBERNETES = (
     ('net.bridge.bridge-nf-call-ip6tables', '1', 'if_present'),
     ('net.netfilter.nf_conntrack_tcp_timeout_established', '86400', 'if_present'),
     ('net.netfilter.nf_conntrack_tcp_timeout_close_wait', '3600', 'if_present'),
-    ('net.netfilter.nf_conntrack_max', 'conntrack_max', 'host'),
+    ('net.netfilter.nf_conntrack_max', 'conntrack_max', 'host'),   # raised to it, never lowered
 )
 PRESETS = {'kubernetes': KUBERNETES}
 
@@ -202,6 +202,11 @@ def info_records(state, keys=WATCHED):
     return out
 
 
+def _at_least(have, want):
+    """A preset's table size (nf_conntrack_max) is a floor, as kube-proxy treats it: a larger one stays."""
+    return have.isdigit() and want.isdigit() and int(have) >= int(want)
+
+
 def file_text(settings):
     return HEADER + ''.join('%s = %s\n' % (k, settings[k]) for k in sorted(settings))
 
@@ -236,10 +241,10 @@ def plan(records, state, ctx):
             if obs is None:
                 if when == 'if_present':
                     continue
+                place = " in namespace '%s'" % netns if netns else ''
                 raise ValidationError("no such kernel parameter%s (no %s%s); check the name, or load the kernel "
-                                      "module that provides it" % (" in namespace '%s'" % netns if netns else '',
-                                                                    PROC, path_of(k)), field)
-            if obs['value'] == want:
+                                      "module that provides it" % (place, PROC, path_of(k)), field)
+            if obs['value'] == want or (when == 'host' and _at_least(obs['value'], want)):
                 if rec['persist']:
                     files.setdefault(rec['persist_file'], {})[k] = want
                 continue
