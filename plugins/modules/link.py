@@ -86,6 +86,53 @@ options:
   learning:
     description: Whether a C(vxlan) link learns remote MAC addresses (default C(true) when creating).
     type: bool
+  channels:
+    description:
+      - Queue counts of the NIC (RSS, multi-queue; C(ethtool -L)), like Talos's C(EthernetConfig) channels. Only the
+        counts given are compared and changed.
+      - A count above the driver's maximum, or a queue type the driver does not have, fails naming the setting and
+        the driver before anything is changed.
+    type: dict
+    suboptions:
+      rx:
+        description: Receive-only queues.
+        type: int
+      tx:
+        description: Transmit-only queues.
+        type: int
+      other:
+        description: Queues for other purposes (link interrupts, SR-IOV).
+        type: int
+      combined:
+        description: Queues that both receive and transmit (what most multi-queue NICs have).
+        type: int
+  rings:
+    description:
+      - Ring (descriptor queue) sizes of the NIC (C(ethtool -G)). Only the sizes given are compared and changed; a
+        driver without ring settings (C(veth)), or a size above its maximum, fails naming the setting and the driver.
+    type: dict
+    suboptions:
+      rx:
+        description: Receive ring entries.
+        type: int
+      tx:
+        description: Transmit ring entries.
+        type: int
+      rx_mini:
+        description: Receive mini ring entries.
+        type: int
+      rx_jumbo:
+        description: Receive jumbo ring entries.
+        type: int
+  features:
+    description:
+      - Offloads to turn on (C(true)) or off (C(false)), by the names C(ethtool -k) shows (C(rx-gro),
+        C(tx-tcp-segmentation), ...) or ethtool's short names for groups of them (C(gro), C(gso), C(tso), C(tx), C(rx),
+        C(sg), C(lro), C(rxhash), C(ntuple), C(rxvlan), C(txvlan)).
+      - A name the link does not have, or an offload its driver keeps fixed, fails naming it; a group turns what the
+        driver lets change. Only the offloads given are compared and changed.
+      - M(seed.nodenet.network_info) shows every link's offloads, queues and rings as its C(nics) resource.
+    type: dict
 seealso:
   - module: seed.nodenet.address
   - module: seed.nodenet.network_info
@@ -131,6 +178,13 @@ EXAMPLES = r'''
   seed.nodenet.link:
     name: eth1
     mtu: 9000
+
+- name: RSS on all eight queues, bigger rings, no LRO (for a router)
+  seed.nodenet.link:
+    name: eth1
+    channels: {combined: 8}
+    rings: {rx: 4096, tx: 4096}
+    features: {lro: false, rx-gro: true}
 
 - name: Work inside a lab namespace
   seed.nodenet.link:

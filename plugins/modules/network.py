@@ -80,6 +80,13 @@ options:
     description: Policy routing rules; each entry takes the options of M(seed.nodenet.rule).
     type: list
     elements: dict
+  sysctls:
+    description:
+      - Kernel parameters; each entry takes the options of M(seed.nodenet.sysctl) (C(settings), C(preset),
+        C(persist), C(persist_file)). They are set before the links, so forwarding and C(rp_filter) are in place when
+        addresses and routes arrive.
+    type: list
+    elements: dict
   resolver:
     description: The resolver configuration, as M(seed.nodenet.resolver) takes it.
     type: dict

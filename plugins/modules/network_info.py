@@ -21,6 +21,12 @@ description:
     C(nft -j list table) (needs the C(nft) command), plus the names of the other nftables tables.
   - C(vips) lists the virtual IPs - addresses marked as VIPs by M(seed.nodenet.vip) (address protocol 118), and
     the ones keepalived manages according to I(keepalived_conf) - with C(held), whether this node holds them now.
+  - C(sysctls) maps the networking kernel parameters that matter most to a node (forwarding, C(rp_filter),
+    C(bridge-nf-call-iptables), conntrack sizes, socket buffers) to their values in I(netns), as the kernel shows
+    them; a key the kernel does not have there (a kernel module not loaded) is left out. M(seed.nodenet.sysctl) sets them.
+  - C(nics) is the NIC tuning of every link that has a driver (as C(ethtool -i) names it) - queue counts
+    (C(channels) and their C(channels_max)), ring sizes (C(rings), C(rings_max)) and offloads (C(features), with the
+    C(fixed) ones the driver does not let change); a part the driver does not support is null.
   - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
@@ -32,8 +38,8 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
@@ -165,6 +171,22 @@ vips:
     - {address: 192.0.2.100/32, link: eth0, link_index: 2, family: inet4, held: true, managed_by: nodenet, protocol: 118}
     - {address: "2001:db8::100/128", link: eth0, link_index: null, family: inet6, held: false, managed_by: keepalived,
        protocol: null}
+sysctls:
+  description:
+    - KernelParamStatus - the watched networking kernel parameters of I(netns) (those that exist there), name to value
+      as the kernel shows it (whitespace runs as one space).
+  returned: when gathered
+  type: dict
+  sample: {net.ipv4.ip_forward: '1', net.ipv6.conf.all.forwarding: '1', net.ipv4.ip_local_port_range: 32768 60999}
+nics:
+  description: The ethtool state of each link with a driver, in link index order (see C(nics) above).
+  returned: when gathered
+  type: list
+  elements: dict
+  sample:
+    - {link: eth0, driver: veth, channels: {rx: 2, tx: 4, other: 0, combined: 0},
+       channels_max: {rx: 4, tx: 4, other: 0, combined: 0}, rings: null, rings_max: null,
+       features: {rx-gro: true, tx-tcp-segmentation: true}, fixed: [tx-checksum-ipv4]}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

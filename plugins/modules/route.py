@@ -49,6 +49,25 @@ options:
     type: str
     choices: [unicast, blackhole, unreachable, prohibit]
     default: unicast
+  nexthops:
+    description:
+      - A multipath (ECMP) route - at least two next hops the kernel spreads flows over, in proportion to their
+        I(weight). Instead of I(gateway) and I(link).
+      - The next hops are one route - compared as a set (their order does not matter), changed in one step, and
+        rolled back whole. A next hop on a link that neither exists nor is declared fails naming it.
+    type: list
+    elements: dict
+    suboptions:
+      gateway:
+        description: The next hop's address (the route's family).
+        type: str
+      link:
+        description: The next hop's outgoing link (needed for an IPv6 link-local gateway, or without a gateway).
+        type: str
+      weight:
+        description: Its share of the flows, 1-256.
+        type: int
+        default: 1
   state:
     description:
       - C(present) adds or changes the route. C(absent) removes the route with this destination, table and metric;
@@ -86,6 +105,13 @@ EXAMPLES = r'''
     destination: 10.96.0.0/12
     type: blackhole
 
+- name: Two uplinks sharing the default route (ECMP), the second taking twice the flows
+  seed.nodenet.route:
+    destination: default
+    nexthops:
+      - {gateway: 192.0.2.1, link: eth0}
+      - {gateway: 198.51.100.1, link: eth1, weight: 2}
+
 - name: Remove a route
   seed.nodenet.route:
     destination: 10.244.3.0/24
@@ -95,7 +121,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 route:
-  description: The route's status (RouteStatus) after the run; in check mode, as it is now. Null when absent.
+  description:
+    - The route's status (RouteStatus) after the run; in check mode, as it is now. Null when absent.
+    - A multipath route has C(nexthops) (C(gateway), C(link), C(weight)) and no C(gateway) or C(link) of its own.
   returned: always
   type: dict
   sample:

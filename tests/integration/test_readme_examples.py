@@ -38,6 +38,9 @@ CANNOT = [
                          'scenarios (extensions/molecule) run the roles with such descriptions'),
     ('roles: [seed.nodenet.cni', 'installs into a Kubernetes cluster and no API server can run here: '
                                  'tests/integration/test_addons_render.py runs both roles with render_only'),
+    ('channels: {combined: 8}', "writes the host's /etc/sysctl.d and needs a NIC with combined queues and rings (a veth "
+                                'has neither): tests/kernel/test_sysctl_ecmp.py (persist to a scratch file) and '
+                                'tests/kernel/test_nic.py cover both'),
     ('role: seed.nodenet.prereqs', "installs packages and pyroute2 on the node, which here is this machine itself: "
                                    'the system tier (tests/system) runs the role on a fresh Debian VM'),
 ]

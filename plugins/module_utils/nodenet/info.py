@@ -13,9 +13,9 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import vip as vip_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS, RESOURCES
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS, RESOURCES
 
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls', 'nics')
 KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
@@ -74,6 +74,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run
                 out[res] = vip_kind.status(state, keepalived_conf)
             elif res == 'node_addresses':
                 out[res] = node_addresses(state)
+            elif hasattr(KINDS[RESOURCES[res]], 'info_records'):
+                out[res] = KINDS[RESOURCES[res]].info_records(state)
             else:
                 kind = RESOURCES[res]
                 out[res] = _sorted(kind, state.get(kind))

@@ -13,12 +13,12 @@ __metaclass__ = type
 
 from typing import Dict, List, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vip, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, nic, route, rule, sysctl, vip, vlan, wireguard
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall, hostname, hosts, resolver
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Kind, check
 
 # In the order the `network` module lists its sections (and its diff groups them).
-KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule)
+KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule, sysctl, nic)
 # Kinds of one mapping per node (SINGLE): the generated /etc files, then the firewall, applied last.
 NODE_KIND_MODULES = (hostname, hosts, resolver, firewall)
 
@@ -27,7 +27,8 @@ KINDS = dict((m.KIND, check(m)) for m in KIND_MODULES + NODE_KIND_MODULES)  # ty
 ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)  # type: List[str]
 READERS = dict((k, m.read) for k, m in KINDS.items())
 # The `network` module's list sections: [(option name, kind)].
-SECTIONS = [(m.SECTION, m.KIND) for m in KIND_MODULES]  # type: List[Tuple[str, str]]
+# (A kind without a section, nic, takes its options from another kind's entries.)
+SECTIONS = [(m.SECTION, m.KIND) for m in KIND_MODULES if m.SECTION]  # type: List[Tuple[str, str]]
 # Its mapping sections (one per node): [(option name, kind)].
 NODE_SECTIONS = [(m.SECTION, m.KIND) for m in NODE_KIND_MODULES]  # type: List[Tuple[str, str]]
 # Every section in the order the diff groups them.

@@ -70,7 +70,9 @@ def single(kind, params, netns=None, check_mode=False, diff_mode=False, lock_tim
     state = result.pop('_state')
     rec = result.pop('_records')[kind][0]
     objs = state[kind]
-    if hasattr(KINDS[kind], 'matches'):
+    if hasattr(KINDS[kind], 'result'):
+        result[kind] = KINDS[kind].result(rec, objs)
+    elif hasattr(KINDS[kind], 'matches'):
         matches = [r for r in objs.values() if KINDS[kind].matches(rec, r)]
         result[kind] = matches[0] if matches else None
     else:

@@ -72,7 +72,8 @@ class Kind(Protocol):
 # required_if, required_by), unguardable(op) / to_journal(op) (confirm-or-revert: why an operation can't be
 # undone from a journal on disk / the operation as plain data for it), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
 # as one netlink message for a batch), purge(records, state, links, planned) (removals for `purge`),
-# read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs),
+# read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs), result(rec, observed)
+# (the single module's return value), info_records(state) (its network_info resource, when not one record per object),
 # details(data, names, m) / port_details(slave_data) (link status details of a link kind).
 REQUIRED = ('KIND', 'SECTION', 'RANK', 'LINK', 'FEATURE', 'INFO', 'OPTIONS',
             'normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied')

@@ -13,6 +13,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import valida
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import nic
 
 KIND = 'link'
 SECTION = 'links'
@@ -71,6 +72,7 @@ OPTIONS = dict(
 # Option combinations, in the argument spec (Ansible refuses them before the module runs; normalize()
 # keeps the same rules for the network module's sections and callers without Ansible).
 RULES = dict(mutually_exclusive=[('remote', 'group')], required_by={'group': ('parent',)})
+OPTIONS.update(nic.OPTIONS)     # NIC tuning: channels, rings, features (kinds/nic.py)
 
 
 # ---------------------------------------------------------------- validate
@@ -116,6 +118,7 @@ def normalize(entry, where=''):
         v.choice(rec['macvlan_mode'], f('macvlan_mode'), MACVLAN_MODES)
     if kind == 'vxlan':
         _normalize_vxlan(entry, rec, f)
+    nic.normalize_link(entry, rec, f)
     if rec['state'] == 'absent':
         extra = [k for k in rec if k not in ('name', 'state', 'kind')]
         if extra:
@@ -299,6 +302,7 @@ def _claim_peers(records, observed, ctx):
 def plan(records, state, ctx):
     """Operations that make the links match `records` (names checked through ctx)."""
     netdev.context(ctx, state)
+    ctx['link_records'] = records   # their NIC tuning: kinds/nic.py
     observed = state.links()
     ops = []
     creators = _creators(records, observed)

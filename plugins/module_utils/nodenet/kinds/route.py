@@ -52,8 +52,11 @@ OPTIONS = dict(
     mtu=dict(type='int'),
     table=dict(type='raw'),
     type=dict(type='str', default='unicast', choices=list(TYPES)),
+    nexthops=dict(type='list', elements='dict', options=dict(
+        gateway=dict(type='str'), link=dict(type='str'), weight=dict(type='int', default=1))),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
+NEXTHOP_OPTIONS = OPTIONS['nexthops']['options']
 
 _op = base.maker(KIND)
 
@@ -74,6 +77,8 @@ def normalize(entry, where=''):
     if entry.get('source'):
         src = v.ip(entry['source'], f('source'), fam)
         fam = src.version
+    if entry.get('nexthops') is not None:
+        fam = _nexthops(entry, rec, fam, f)
     dst = entry.get('destination')
     if dst is None or str(dst).strip() == '':
         raise ValidationError("a destination is required: a prefix in CIDR form or 'default'", f('destination'))
@@ -96,13 +101,53 @@ def normalize(entry, where=''):
         rec['source'] = str(src)
     if entry.get('link'):
         rec['link'] = v.ifname(entry['link'], f('link'))
-    if rec['type'] == 'unicast' and not gw and not entry.get('link') and rec['state'] == 'present':
+    if rec['type'] == 'unicast' and not gw and not entry.get('link') and not rec.get('nexthops') and rec['state'] == 'present':
         raise ValidationError("a unicast route needs a gateway, a link, or both", f('gateway'))
     rec['metric'] = v.integer(entry['metric'], f('metric'), 0, 0xFFFFFFFF) if entry.get('metric') is not None else DEFAULT_METRIC[fam]
     if entry.get('mtu') is not None:
         rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
     rec['table'] = v.table(entry.get('table'), f('table'))
     return rec
+
+
+def _nexthops(entry, rec, fam, f):
+    """A multipath (ECMP) route's `nexthops`: [{gateway, link, weight}] in a canonical order (the kernel
+    treats them as a set); returns the route's family."""
+    hops = entry['nexthops']
+    if rec['type'] != 'unicast':
+        raise ValidationError("a %s route sends nothing anywhere, so it takes no nexthops" % rec['type'], f('nexthops'))
+    for opt in ('gateway', 'link'):
+        if entry.get(opt):
+            raise ValidationError("give the gateways and links of a multipath route in nexthops, not %s" % opt, f(opt))
+    if not isinstance(hops, list) or len(hops) < 2:
+        raise ValidationError("a multipath route needs at least two nexthops (a single path is gateway and link)",
+                              f('nexthops'))
+    out, seen = [], set()
+    for i, hop in enumerate(hops):
+        where = '%s[%d]' % (f('nexthops'), i)
+        if not isinstance(hop, dict):
+            raise ValidationError("must be a mapping with gateway, link and weight", where)
+        hop = dict((k, val) for k, val in hop.items() if val is not None)
+        v.reject_unknown(hop, NEXTHOP_OPTIONS, where)
+        nh = {'gateway': None, 'link': None, 'weight': v.integer(hop.get('weight', 1), v.sub(where, 'weight'), 1, 256)}
+        if hop.get('gateway'):
+            gw = v.ip(hop['gateway'], v.sub(where, 'gateway'), fam)
+            fam = gw.version
+            nh['gateway'] = str(gw)
+        if hop.get('link'):
+            nh['link'] = v.ifname(hop['link'], v.sub(where, 'link'))
+        if not nh['gateway'] and not nh['link']:
+            raise ValidationError("a nexthop needs a gateway, a link, or both", v.sub(where, 'gateway'))
+        if (nh['gateway'], nh['link']) in seen:
+            raise ValidationError("nexthop %s is given twice" % (nh['gateway'] or nh['link']), where)
+        seen.add((nh['gateway'], nh['link']))
+        out.append(nh)
+    rec['nexthops'] = sort_nexthops(out)
+    return fam
+
+
+def sort_nexthops(hops):
+    return sorted(hops, key=lambda h: (h.get('gateway') or '', h.get('link') or '', h['weight']))
 
 
 def key(rec):
@@ -181,11 +226,30 @@ def _record(body, fam, state):
         'protocol': PROTOCOLS.get(proto, str(proto)),
     }
     if RTA_MULTIPATH in a:
-        rec['multipath'] = True
+        rec['nexthops'] = _read_nexthops(a[RTA_MULTIPATH], fam, state)
     return rec
 
 
-MANAGED = ('gateway', 'source', 'link', 'mtu', 'type')
+RTNH = struct.Struct('=HBBi')       # struct rtnexthop: len, flags, hops (weight - 1), ifindex
+
+
+def _read_nexthops(data, fam, state):
+    out, off = [], 0
+    while off + RTNH.size <= len(data):
+        length, dummy, hops, ifindex = RTNH.unpack_from(data, off)
+        if length < RTNH.size:
+            break
+        a = attrs(data[off:off + length], RTNH.size)
+        gw = ip_text(fam, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+        if not gw and RTA_VIA in a:
+            via_fam = struct.unpack_from('=H', a[RTA_VIA])[0]
+            gw = ip_text(via_fam, a[RTA_VIA][2:]) if via_fam in (socket.AF_INET, socket.AF_INET6) else None
+        out.append({'gateway': gw, 'link': state.link_name(ifindex) if ifindex else None, 'weight': hops + 1})
+        off += (length + 3) & ~3
+    return sort_nexthops(out)
+
+
+MANAGED = ('gateway', 'source', 'link', 'mtu', 'type', 'nexthops')
 
 
 def plan(records, state, ctx):
@@ -206,13 +270,17 @@ def plan(records, state, ctx):
             continue
         if rec.get('link') and (rec['link'] not in present or rec['link'] in absent):
             raise MissingReference("link '%s' does not exist and is not declared" % rec['link'], v.sub(where, 'link'))
+        for j, hop in enumerate(rec.get('nexthops') or []):
+            if hop['link'] and (hop['link'] not in present or hop['link'] in absent):
+                raise MissingReference("link '%s' does not exist and is not declared" % hop['link'],
+                                       '%s[%d].link' % (v.sub(where, 'nexthops'), j))
         want = _clean(rec)
         if obs is None:
             ops.append(_op('create', k, after=want))
             continue
         before, after = {}, {}
         for f in MANAGED:
-            if f in ('gateway', 'type') or f in rec:
+            if f in ('gateway', 'type', 'nexthops') or f in rec:
                 if rec.get(f) != obs.get(f):
                     before[f], after[f] = obs.get(f), rec.get(f)
         if after:
@@ -245,7 +313,7 @@ def purge(records, state, links, planned, chosen):
     for k, obs in sorted(state.get(KIND).items()):
         own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
         if obs.get('link') in links and k not in declared and (KIND, k) not in planned \
-                and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('multipath') \
+                and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('nexthops') \
                 and ('routes' if own else 'daemon_routes') in chosen:
             out.append(_op('delete', k, before=obs))
     return out
@@ -253,7 +321,8 @@ def purge(records, state, links, planned, chosen):
 
 def _clean(rec):
     return dict((k, val) for k, val in rec.items()
-                if k in ('destination', 'family', 'gateway', 'source', 'link', 'metric', 'mtu', 'table', 'type', 'scope', 'protocol')
+                if k in ('destination', 'family', 'gateway', 'source', 'link', 'metric', 'mtu', 'table', 'type', 'scope', 'protocol',
+                         'nexthops')
                 and val is not None)
 
 
@@ -272,9 +341,13 @@ def _args(nl, rec):
         kw['oif'] = link_index(nl, rec['link'])
     if rec.get('mtu'):
         kw['metrics'] = {'mtu': rec['mtu']}
+    if rec.get('nexthops'):
+        kw['multipath'] = [dict([('hops', h['weight'] - 1)] + ([('gateway', h['gateway'])] if h['gateway'] else [])
+                                + ([('oif', link_index(nl, h['link']))] if h['link'] else [])) for h in rec['nexthops']]
     if rec.get('scope'):
         kw['scope'] = [n for n, name in SCOPES.items() if name == rec['scope']][0]
-    elif kw['type'] == 'unicast' and not rec.get('gateway') and rec['family'] == 'inet4':
+    elif kw['type'] == 'unicast' and not rec.get('gateway') and rec['family'] == 'inet4' \
+            and not any(h['gateway'] for h in rec.get('nexthops') or ()):
         kw['scope'] = 253
     return kw
 
@@ -301,7 +374,7 @@ def apply(nl, op):
 
 def message(nl, op):
     """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] == 'modify' or rtmsg is None:
+    if op['action'] == 'modify' or rtmsg is None or (op['after'] or op['before']).get('nexthops'):
         return None
     kw = _args(nl, op['after'] if op['action'] == 'create' else op['before'])
     m = rtmsg()
@@ -335,7 +408,7 @@ inverse = base.inverter(KIND, _clean)
 
 def _check(op, obs):
     for f in MANAGED:
-        if f in op['after'] or f == 'gateway':
+        if f in op['after'] or f in ('gateway', 'nexthops'):
             if obs.get(f) != op['after'].get(f):
                 return "route %s has %s=%s, expected %s" % (op['key'], f, obs.get(f), op['after'].get(f))
     return None
