@@ -13,18 +13,18 @@ __metaclass__ = type
 
 from typing import Dict, List, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, route, rule, vip, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, dhcp, link, route, rule, vip, vlan, wireguard
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Kind, check
 
 # In the order the `network` module lists its sections (and its diff groups them).
-KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule)
+KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, dhcp, vip, route, rule)
 
 KINDS = dict((m.KIND, check(m)) for m in KIND_MODULES)  # type: Dict[str, Kind]
 # Dependency order (stable: at equal rank, the order above).
 ORDER = sorted(KINDS, key=lambda k: KINDS[k].RANK)  # type: List[str]
 READERS = dict((k, m.read) for k, m in KINDS.items())
-# The `network` module's list sections: [(option name, kind)].
-SECTIONS = [(m.SECTION, m.KIND) for m in KIND_MODULES]  # type: List[Tuple[str, str]]
+# The `network` module's list sections: [(option name, kind)] (a kind without one is set inside another's entries).
+SECTIONS = [(m.SECTION, m.KIND) for m in KIND_MODULES if m.SECTION]  # type: List[Tuple[str, str]]
 # Kinds whose entries are links (they have a `name`).
 LINK_KINDS = tuple(m.KIND for m in KIND_MODULES if m.LINK)
 # `purge` choices -> kind, for the kinds with a purge policy (kind.PURGE: its choices).
@@ -35,4 +35,4 @@ RESOURCES = dict((m.INFO, m.KIND) for m in KIND_MODULES if m.INFO)
 
 def section_of(kind):
     """The `network` option of a kind (the kind's own name for one that has none)."""
-    return KINDS[kind].SECTION if kind in KINDS else kind
+    return KINDS[kind].SECTION or kind if kind in KINDS else kind
