@@ -220,8 +220,7 @@ def mark(state, addresses, routes):
 def _bond_of(link, state, ctx):
     """The bond (or bridge) `link` is, or becomes, a port of."""
     for master, deps in ctx.get('link_deps', {}).items():
-        owner = ctx.get('link_owner', {}).get(master) or ''
-        if link in deps and owner.split('[')[0] in ('bonds', 'bond', 'bridges', 'bridge'):
+        if link in deps and ctx.get('link_kind', {}).get(master) in ('bond', 'bridge'):
             return master
     obs = state.links().get(link) or {}
     m = obs.get('master')
