@@ -58,7 +58,7 @@ options:
         type: str
   dhcp4:
     description:
-      - Run a DHCPv4 client on the link (Talos's DHCPv4 operator): dhcpcd (Debian package C(dhcpcd-base)), one daemon
+      - Run a DHCPv4 client on the link (Talos's DHCPv4 operator) - dhcpcd (Debian package C(dhcpcd-base)), one daemon
         per link, started in the link's network namespace with a private mount namespace (its pid file, control socket
         and leases are kept under C(/run/nodenet/dhcp/<netns id>/<link>/)). It outlives the task and renews the lease
         by itself; a run that finds it gone starts it again.

@@ -21,7 +21,7 @@ TIMEOUT = 60
 
 
 def need(binary):
-    if subprocess.run(['sh', '-c', 'command -v %s' % binary], capture_output=True).returncode != 0:
+    if subprocess.run(['sh', '-c', 'command -v %s' % binary], capture_output=True, check=False).returncode != 0:
         pytest.skip('%s is not installed (scripts/setup installs it)' % binary)
 
 
@@ -56,7 +56,7 @@ def lan(netns, tmp_path, monkeypatch):
         d = tmp_path / 'dnsmasq'
         d.mkdir(exist_ok=True)
         p = subprocess.Popen(['ip', 'netns', 'exec', srv, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
-                              '--interface=sw', '--bind-interfaces', '--dhcp-authoritative', '--dhcp-rapid-commit',
+                              '--interface=sw', '--bind-interfaces', '--dhcp-authoritative', '--dhcp-rapid-commit', '--no-ping',
                               '--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h',
                               '--dhcp-option=option:router,192.0.2.1', '--dhcp-option=option:dns-server,%s' % dns,
                               '--dhcp-option=option:domain-search,lab.example',
@@ -145,32 +145,38 @@ def test_dhcp4_lease_static_side_by_side_idempotent_then_stopped(lan):
     assert network.converge(spec, netns=ns, purge=purge)['changed'] is False
 
 
-def test_settings_change_restarts_the_client_and_a_new_lease_is_seen(lan):
+def test_a_renewed_lease_is_picked_up_and_a_settings_change_restarts_the_client(lan):
     ns = lan.netns
     spec = {'links': [{'name': 'eth0', 'up': True, 'dhcp4': True}]}
     network.converge(spec, netns=ns)
-    poll('the first lease', lambda: [d for d in gather(ns, ['dhcp'])['dhcp'] if d.get('lease4')])
+    first = poll('the first lease', lambda: [d for d in gather(ns, ['dhcp'])['dhcp'] if d.get('lease4')])[0]
+    assert first['lease4']['dns_servers'] == ['192.0.2.53']
     route = json.loads(sh('ip', '-j', '-n', ns, 'route', 'show', 'default').stdout)
     assert route[0]['metric'] == 1024           # Talos's default metric for DHCP routes
-    # the server now hands out another DNS server; a changed metric restarts the client, which asks again
+    # the server now hands out another DNS server; the client renews (SIGUSR1: what its renewal timer does)
     lan.dnsmasq(dns='192.0.2.54')
+    os.kill(first['pid'], signal.SIGUSR1)
+    renewed = poll('the renewed lease', lambda: [d for d in gather(ns, ['dhcp'])['dhcp']
+                                                 if (d.get('lease4') or {}).get('dns_servers') == ['192.0.2.54']])[0]
+    assert renewed['pid'] == first['pid'] and renewed['lease4']['address'] == first['lease4']['address']
+    assert network.converge(spec, netns=ns)['changed'] is False          # a renewal is no change
+    # a changed metric restarts the client
     spec['links'][0]['dhcp_options'] = {'route_metric': 50}
     r = network.converge(spec, netns=ns, diff_mode=True)
     assert r['operations'] == ['modify dhcp eth0']
     assert 'route_metric: 1024' in r['diff'][0]['before'] and 'route_metric: 50' in r['diff'][0]['after']
-    info = poll('the new lease', lambda: [d for d in gather(ns, ['dhcp'])['dhcp']
-                                         if (d.get('lease4') or {}).get('dns_servers') == ['192.0.2.54']])
-    assert info[0]['route_metric'] == 50
-    poll('the default route at metric 50', lambda: [x for x in json.loads(sh('ip', '-j', '-n', ns, 'route', 'show', 'default').stdout)
-                                                      if x.get('metric') == 50])
+    info = poll('the new client', lambda: [d for d in gather(ns, ['dhcp'])['dhcp'] if d.get('lease4')])
+    assert info[0]['route_metric'] == 50 and info[0]['pid'] != first['pid']
+    poll('the default route at metric 50',
+         lambda: [x for x in json.loads(sh('ip', '-j', '-n', ns, 'route', 'show', 'default').stdout) if x.get('metric') == 50])
     assert network.converge(spec, netns=ns)['changed'] is False
 
 
 def test_dhcp6_lease(lan):
     ns = lan.netns
     network.converge({'links': [{'name': 'eth0', 'up': True, 'dhcp6': True}]}, netns=ns)
-    got = poll('a DHCPv6 address', lambda: [a for a in addrs(ns, '-6') if a['local'].startswith('2001:db8:1::')
-                                                and 0x100 <= int(a['local'].rsplit(':', 1)[1], 16) <= 0x1ff])
+    got = poll('a DHCPv6 address', lambda: [a for a in addrs(ns, '-6')
+                                            if a['local'].startswith('2001:db8:1::') and 0x100 <= int(a['local'].rsplit(':', 1)[1], 16) <= 0x1ff])
     info = poll('the DHCPv6 lease in network_info', lambda: [d for d in gather(ns, ['dhcp'])['dhcp'] if (d.get('lease6') or {}).get('addresses')])
     assert got[0]['local'] in info[0]['lease6']['addresses']
     assert info[0]['lease6']['dns_servers'] == ['2001:db8:1::53']
@@ -197,3 +203,29 @@ def test_dhcp_on_a_bridge_port_fails_naming_the_field(lan):
                          netns=lan.netns)
     assert e.value.field == 'links[0].dhcp4' and "port of 'br0'" in str(e.value)
     assert not clients(lan) and 'br0' not in sh('ip', '-n', lan.netns, 'link').stdout
+
+
+def test_use_dns_writes_the_lease_servers_into_resolv_conf(lan, tmp_path):
+    """use_dns lets dhcpcd's own Debian hook write resolv.conf. The run that starts the client is made
+    in a private mount namespace whose /etc/resolv.conf is a bind-mounted temporary file: the client
+    inherits that namespace, so this machine's own resolv.conf is never written."""
+    need('unshare')
+    resolv = tmp_path / 'resolv.conf'
+    resolv.write_text('nameserver 203.0.113.99\n')
+    spec = {'links': [{'name': 'eth0', 'up': True, 'dhcp4': True, 'dhcp_options': {'use_dns': True}}]}
+    code = ('import json, sys; from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network; '
+            'print(json.dumps(network.converge(json.loads(sys.argv[1]), netns=sys.argv[2])["operations"]))')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in __import__('sys').path if p),
+               NODENET_RUN_DIR=str(lan.run_dir))
+    res = subprocess.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                          'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', str(resolv),
+                          __import__('sys').executable, '-c', code, json.dumps(spec), lan.netns],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == ['modify link eth0', 'create dhcp eth0']
+    poll('the lease DNS server in resolv.conf', lambda: 'nameserver 192.0.2.53' in resolv.read_text())
+    assert 'lab.example' in resolv.read_text()
+    # the same state read from here is no change; dhcp4: false stops the client, whose hook takes its servers out
+    assert network.converge(spec, netns=lan.netns)['changed'] is False
+    assert network.converge({'links': [{'name': 'eth0', 'dhcp4': False}]}, netns=lan.netns)['operations'] == ['delete dhcp eth0']
+    poll('the lease DNS server to leave resolv.conf', lambda: '192.0.2.53' not in resolv.read_text())

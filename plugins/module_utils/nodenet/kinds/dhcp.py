@@ -323,8 +323,9 @@ def start(nl, rec):
     argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh',
             os.path.join(d, 'run'), os.path.join(d, 'db')] + args
     res = in_netns(getattr(nl, 'nodenet_netns', None),
-                   lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          timeout=30, close_fds=True))
+                   # no module object here (the engine also runs in the watchdog and the boot unit)
+                   lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                                          stderr=subprocess.PIPE, timeout=30, close_fds=True, check=False))
     if res.returncode != 0:
         shutil.rmtree(d, ignore_errors=True)
         raise KernelError("the DHCP client (dhcpcd) did not start on '%s': %s"
