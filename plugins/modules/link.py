@@ -25,9 +25,70 @@ extends_documentation_fragment:
   - seed.nodenet.common
 options:
   name:
-    description: Link name (1-15 bytes, no whitespace, C(/) or C(:)).
+    description:
+      - Link name (1-15 bytes, no whitespace, C(/) or C(:)). Required unless I(selector) is given.
+      - With I(selector), the name the selected NIC gets (it is renamed when its name differs), so the rest of the
+        state can refer to a stable name.
     type: str
-    required: true
+  selector:
+    description:
+      - Choose an existing NIC by what it is instead of by its name (Talos's C(deviceSelector)). Every qualifier given
+        must match; each is a shell-style pattern (C(*), C(?), C([...])); MAC addresses match in any case.
+      - Exactly one link must match. None or several fail before anything is touched, naming the selector and what the
+        links have. Two entries may not select the same NIC. Not with I(kind) or I(state=absent).
+      - The facts it matches are in every C(links) record of M(seed.nodenet.network_info). A veth reports
+        I(driver=veth) and has no I(permanent_addr), I(bus_path) or I(kernel_driver).
+    type: dict
+    version_added: 0.1.0
+    suboptions:
+      hardware_addr:
+        description: The link's current MAC address.
+        type: str
+      permanent_addr:
+        description: The burnt-in MAC address (IFLA_PERM_ADDRESS), which stays when the current one is changed.
+        type: str
+      driver:
+        description: The driver name the device reports to ethtool (C(ethtool -i)), for example C(igb), C(virtio_net).
+        type: str
+      bus_path:
+        description: The device's bus address (ethtool's bus-info, else the parent device), for example C(0000:06:00.0).
+        type: str
+      kernel_driver:
+        description: The kernel driver bound to the device's parent (C(/sys/bus/<bus>/devices/<dev>/driver)).
+        type: str
+  dhcp4:
+    description:
+      - Run a DHCPv4 client on the link (Talos's DHCPv4 operator) - dhcpcd (Debian package C(dhcpcd-base)), one daemon
+        per link, started in the link's network namespace with a private mount namespace (its pid file, control socket
+        and leases are kept under C(/run/nodenet/dhcp/<netns id>/<link>/)). It outlives the task and renews the lease
+        by itself; a run that finds it gone starts it again.
+      - C(false) stops the client, which removes the address and routes it configured. Unset leaves it alone.
+      - The lease's address, gateways and DNS servers are in M(seed.nodenet.network_info)'s C(dhcp) resource; the addresses and
+        routes the client added carry C(operator=dhcp4) there. A lease is not a change on the next run, and C(purge)
+        leaves it alone. The task does not wait for a lease.
+      - Not on a port of a bond or bridge (fails naming this option).
+    type: bool
+    version_added: 0.1.0
+  dhcp6:
+    description:
+      - Run a DHCPv6 client on the link (the same dhcpcd daemon as I(dhcp4) when both are set). The default route comes from
+        router advertisements, which the client follows. C(false) stops it.
+    type: bool
+    version_added: 0.1.0
+  dhcp_options:
+    description: Settings of the DHCP client; changing one restarts it.
+    type: dict
+    version_added: 0.1.0
+    suboptions:
+      route_metric:
+        description: Metric of the routes the lease brings (Talos's default, 1024, when unset).
+        type: int
+      use_dns:
+        description:
+          - Let the client write the DNS servers and search domains of the lease into the node's resolv.conf (through
+            Debian's dhcpcd hook, and resolvconf where installed). Default C(false) - the lease's DNS servers are only
+            shown in M(seed.nodenet.network_info); don't use it together with a C(resolver) section.
+        type: bool
   state:
     description:
       - C(present) creates the link if it is missing (needs I(kind)) and sets the options given.
@@ -136,6 +197,9 @@ options:
 seealso:
   - module: seed.nodenet.address
   - module: seed.nodenet.network_info
+notes:
+  - I(selector), I(dhcp4), I(dhcp6) and I(dhcp_options) are also options of each entry of M(seed.nodenet.network)'s
+    C(links) section, where the rest of the node's state can refer to the selected NIC's stable I(name).
 '''
 
 EXAMPLES = r'''
@@ -185,6 +249,20 @@ EXAMPLES = r'''
     channels: {combined: 8}
     rings: {rx: 4096, tx: 4096}
     features: {lro: false, rx-gro: true}
+
+- name: The NIC at PCI 0000:06:00.0, whatever the kernel called it, becomes lan0
+  seed.nodenet.link:
+    selector: {bus_path: "0000:06:00.*", driver: igb}
+    name: lan0
+    mtu: 9000
+    up: true
+
+- name: DHCPv4 on eth0, its routes at metric 100
+  seed.nodenet.link:
+    name: eth0
+    up: true
+    dhcp4: true
+    dhcp_options: {route_metric: 100}
 
 - name: Work inside a lab namespace
   seed.nodenet.link:

@@ -37,7 +37,13 @@ extends_documentation_fragment:
   - seed.nodenet.firewall.network
 options:
   links:
-    description: Links; each entry takes the options of M(seed.nodenet.link) (C(name), C(kind), C(up), C(mtu), ...).
+    description:
+      - Links; each entry takes the options of M(seed.nodenet.link) (C(name), C(kind), C(up), C(mtu), ...).
+      - An entry may choose an existing NIC by I(selector) (C(hardware_addr), C(permanent_addr), C(driver), C(bus_path),
+        C(kernel_driver); glob patterns) instead of its name; with I(name) as well the NIC is renamed to it, and the other
+        sections refer to that name. Exactly one link must match.
+      - C(dhcp4), C(dhcp6) and C(dhcp_options) run a DHCP client (dhcpcd) on the link; its lease sits beside the static
+        addresses, is no change on the next run and is left alone by I(purge).
     type: list
     elements: dict
   bonds:

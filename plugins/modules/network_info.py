@@ -38,8 +38,8 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics, dhcp]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics, dhcp]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
@@ -86,23 +86,32 @@ ansible_facts:
       type: dict
       returned: always
 links:
-  description: LinkStatus records, by index.
+  description:
+    - LinkStatus records, by index.
+    - The hardware facts a link selector matches (C(driver), C(bus_path), C(permanent_addr), C(kernel_driver)) are null
+      where the link has none (a veth has only C(driver=veth)).
   returned: when gathered
   type: list
   elements: dict
   sample:
     - {name: eth0, index: 2, kind: null, type: ether, flags: [UP, BROADCAST, RUNNING, MULTICAST, LOWER_UP], up: true,
        mtu: 1500, min_mtu: 68, max_mtu: 9000, operational_state: up, hardware_addr: "52:54:00:12:34:56",
-       broadcast_addr: "ff:ff:ff:ff:ff:ff", txqueuelen: 1000, alias: null, master: null}
+       broadcast_addr: "ff:ff:ff:ff:ff:ff", txqueuelen: 1000, alias: null, master: null, driver: virtio_net,
+       bus_path: virtio1, permanent_addr: "52:54:00:12:34:56", kernel_driver: virtio_net}
 addresses:
-  description: AddressStatus records.
+  description:
+    - AddressStatus records.
+    - An address a DHCP client on the link leased has C(operator) (C(dhcp4) or C(dhcp6)) and its lifetimes; static ones
+      have no C(operator).
   returned: when gathered
   type: list
   elements: dict
   sample:
     - {address: 192.0.2.10/24, link: eth0, link_index: 2, family: inet4, scope: global, flags: [permanent], label: eth0, broadcast: null}
 routes:
-  description: RouteStatus records (unicast, blackhole, unreachable and prohibit routes of every table).
+  description:
+    - RouteStatus records (unicast, blackhole, unreachable and prohibit routes of every table).
+    - A route a DHCP client on the link added (C(protocol=dhcp)) has C(operator) (C(dhcp4) or C(dhcp6)).
   returned: when gathered
   type: list
   elements: dict
@@ -187,6 +196,19 @@ nics:
     - {link: eth0, driver: veth, channels: {rx: 2, tx: 4, other: 0, combined: 0},
        channels_max: {rx: 4, tx: 4, other: 0, combined: 0}, rings: null, rings_max: null,
        features: {rx-gro: true, tx-tcp-segmentation: true}, fixed: [tx-checksum-ipv4]}
+dhcp:
+  description:
+    - One record per link with a DHCP client (links[].dhcp4/dhcp6) - C(link), C(client) (C(dhcpcd)), C(running), C(pid),
+      the settings (C(dhcp4), C(dhcp6), C(route_metric), C(use_dns)) and what each lease gave (C(lease4), C(lease6);
+      null until the server answered).
+  returned: when gathered
+  type: list
+  elements: dict
+  version_added: 0.1.0
+  sample:
+    - {link: eth0, client: dhcpcd, running: true, pid: 4242, dhcp4: true, dhcp6: false, route_metric: 1024, use_dns: false,
+       lease4: {address: 192.0.2.117/24, gateways: [192.0.2.1], dns_servers: [192.0.2.53], search_domains: [lab.example],
+                server: 192.0.2.1, lease_time: 3600}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -10,12 +10,13 @@ __metaclass__ = type
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp as dhcp_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import vip as vip_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS, RESOURCES
 
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls', 'nics')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls', 'nics', 'dhcp')
 KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
 NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
@@ -27,6 +28,8 @@ def _sorted(kind, records):
         return sorted(recs, key=lambda r: r['index'])
     if kind == 'address':
         return sorted(recs, key=lambda r: (r['link_index'], r['family'], r['address']))
+    if kind in ('wireguard', 'dhcp'):
+        return sorted(recs, key=lambda r: r.get('name') or r['link'])
     if kind == 'wireguard':
         return sorted(recs, key=lambda r: r['name'])
     if kind == 'route':
@@ -79,6 +82,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run
             else:
                 kind = RESOURCES[res]
                 out[res] = _sorted(kind, state.get(kind))
+        if nl is not None:   # what a DHCP client configured is marked with its operator
+            dhcp_kind.mark(state, out.get('addresses'), out.get('routes'))
         return out
     finally:
         if nl is not None:

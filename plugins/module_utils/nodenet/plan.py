@@ -20,14 +20,17 @@ LAST_RANK = max(m.RANK for m in KINDS.values() if not getattr(m, 'SINGLE', False
 def normalize(desired):
     """{kind: [raw entries]} -> {kind: [records]}; raises ValidationError naming the field."""
     out = {}
+    derived = {}   # entries one kind's record derives for a later kind (a link's dhcp4 -> a dhcp entry)
     for kind in ORDER:
-        entries = desired.get(kind) or []
+        entries = list(desired.get(kind) or []) + derived.pop(kind, [])
         recs = []
         for i, entry in enumerate(entries):
             where = entry.pop('_where', None)
             if where is None:
                 where = '%s[%d]' % (kind, i) if len(entries) > 1 else ''
             rec = KINDS[kind].normalize(entry, where)
+            for dkind, dentry in rec.pop('_derive', ()):
+                derived.setdefault(dkind, []).append(dentry)
             rec['_where'] = where
             recs.append(rec)
         out[kind] = recs

@@ -13,12 +13,12 @@ __metaclass__ = type
 
 from typing import Dict, List, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, link, nic, route, rule, sysctl, vip, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, dhcp, link, nic, route, rule, sysctl, vip, vlan, wireguard
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall, hostname, hosts, resolver
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Kind, check
 
 # In the order the `network` module lists its sections (and its diff groups them).
-KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, vip, route, rule, sysctl, nic)
+KIND_MODULES = (link, bond, vlan, bridge, wireguard, address, dhcp, vip, route, rule, sysctl, nic)
 # Kinds of one mapping per node (SINGLE): the generated /etc files, then the firewall, applied last.
 NODE_KIND_MODULES = (hostname, hosts, resolver, firewall)
 
@@ -43,4 +43,4 @@ RESOURCES = dict((m.INFO, m.KIND) for m in KIND_MODULES if m.INFO)
 
 def section_of(kind):
     """The `network` option of a kind (the kind's own name for one that has none)."""
-    return KINDS[kind].SECTION if kind in KINDS else kind
+    return KINDS[kind].SECTION or kind if kind in KINDS else kind

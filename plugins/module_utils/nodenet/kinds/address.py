@@ -13,6 +13,7 @@ import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETADDR, attrs, dump, ip_text, u32,
@@ -176,7 +177,8 @@ def purge(records, state, links, planned, chosen):
     out = []
     for k, obs in sorted(state.get(KIND).items()):
         if obs['link'] in links and k not in declared and (KIND, k) not in planned \
-                and not (obs['family'] == 'inet6' and obs['scope'] == 'link') and k not in vips:
+                and not (obs['family'] == 'inet6' and obs['scope'] == 'link') and k not in vips \
+                and not (obs.get('valid_lft') is not None and dhcp.operator_of(state, obs['link'], obs['family'])):
             out.append(_op('delete', k, before=obs))
     return out
 

@@ -14,6 +14,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import nic
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import selector
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
 
 KIND = 'link'
 SECTION = 'links'
@@ -51,7 +53,8 @@ OPTION_KINDS = {
 
 _op = base.maker(KIND)
 OPTIONS = dict(
-    name=dict(type='str', required=True),
+    name=dict(type='str'),
+    selector=dict(type='dict', options=selector.OPTIONS),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     kind=dict(type='str', choices=list(CREATABLE)),
     up=dict(type='bool'),
@@ -73,6 +76,7 @@ OPTIONS = dict(
 # keeps the same rules for the network module's sections and callers without Ansible).
 RULES = dict(mutually_exclusive=[('remote', 'group')], required_by={'group': ('parent',)})
 OPTIONS.update(nic.OPTIONS)     # NIC tuning: channels, rings, features (kinds/nic.py)
+OPTIONS.update(dhcp.LINK_OPTIONS)
 
 
 # ---------------------------------------------------------------- validate
@@ -83,9 +87,11 @@ def normalize(entry, where=''):
     def f(name):
         return v.sub(where, name)
 
-    rec = {'name': v.ifname(entry.get('name'), f('name')),
+    rec = {'name': v.ifname(entry.get('name'), f('name')) if entry.get('name') is not None or not entry.get('selector') else None,
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
     kind = entry.get('kind')
+    if entry.get('selector') is not None:
+        _normalize_selector(entry, rec, f)
     if kind is not None:
         rec['kind'] = v.choice(kind, f('kind'), CREATABLE)
     for opt, kinds in OPTION_KINDS.items():
@@ -123,7 +129,21 @@ def normalize(entry, where=''):
         extra = [k for k in rec if k not in ('name', 'state', 'kind')]
         if extra:
             raise ValidationError("state=absent removes the link; do not also set %s" % ', '.join(sorted(extra)), f('state'))
+    lease = dhcp.derive(entry, where)
+    if lease is not None:   # planned by the dhcp kind, on this link once its name is known (a selector's)
+        if rec['state'] == 'absent':
+            raise ValidationError("state=absent removes the link; do not also set %s" % ', '.join(sorted(lease)), f('state'))
+        rec['_derive'] = [('dhcp', dict(lease, _where=where, _link=rec))]
     return rec
+
+
+def _normalize_selector(entry, rec, f):
+    """selector picks an existing NIC (kinds/selector.py); `name`, if given, is the name it gets."""
+    rec['selector'] = selector.normalize(entry['selector'], f('selector'))
+    for opt, why in (('kind', 'a selector picks an existing link; it creates none'),
+                     ('state', 'a selector picks an existing link; it removes none')):
+        if entry.get(opt) is not None and not (opt == 'state' and entry[opt] == 'present'):
+            raise ValidationError("can't be set with selector: %s" % why, f(opt))
 
 
 def _normalize_vxlan(entry, rec, f):
@@ -174,6 +194,7 @@ def read(nl, state=None):
     out = {}
     for m in msgs:
         out[m.get('ifname')] = status(m, names, details, slave_details)
+    selector.annotate(nl, msgs, out)
     for rec in out.values():
         if rec['kind'] in ('bond', 'bridge'):
             rec['ports'] = [n for n, r in sorted(out.items(), key=lambda kv: kv[1]['index']) if r['master'] == rec['name']]
@@ -249,11 +270,16 @@ def declare(records, state, ctx):
     """What these links create, remove and need, before any kind plans (netdev.context)."""
     netdev.context(ctx, state)
     observed = state.links()
+    selector.resolve(records, observed, lambda rec, i: netdev.where_of(rec, i, records, 'link'))
     creators = _creators(records, observed)
     for i, rec in enumerate(records):
         name = rec['name']
         where = netdev.where_of(rec, i, records, 'link')
         netdev.claim(ctx, name, where)
+        if rec.get('rename_from'):   # a selected NIC renamed: its old name is gone after the plan
+            ctx['link_present'].discard(rec['rename_from'])
+            ctx['link_present'].add(name)
+            ctx['link_mtu'][name] = observed[rec['rename_from']].get('mtu')
         obs = observed.get(name)
         if rec['state'] == 'absent':
             if obs is not None:
@@ -310,7 +336,9 @@ def plan(records, state, ctx):
     for i, rec in enumerate(records):
         where = netdev.where_of(rec, i, records, 'link')
         name = rec['name']
-        obs = observed.get(name)
+        obs = observed.get(rec.get('rename_from') or name)
+        if rec.get('rename_from'):
+            ops.append(_op('modify', name, before={'name': rec['rename_from']}, after={'name': name}))
         if rec['state'] == 'absent':
             if obs is None:
                 continue
@@ -397,6 +425,8 @@ def apply(nl, op):
             except Exception:
                 nl.link('del', index=netdev.index(nl, name))
                 raise
+        elif op['action'] == 'modify' and op['after'].get('name', name) != (op['before'] or {}).get('name', name):
+            selector.rename(nl, netdev.index(nl, op['before']['name']), op['after']['name'], netdev.is_up(nl, op['before']['name']))
         elif op['action'] == 'modify':
             netdev.set_fields(nl, name, op['after'])
         elif op['action'] == 'delete':
@@ -434,7 +464,7 @@ def inverse(op):
         return _op('delete', op['key'], before=op['after'])
     if op['action'] == 'delete':
         return _op('create', op['key'], after=recreate(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=op['before'])
+    return _op('modify', (op['before'] or {}).get('name') or op['key'], before=op['after'], after=op['before'])
 
 
 def recreate(obs):

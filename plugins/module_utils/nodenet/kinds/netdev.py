@@ -110,6 +110,7 @@ def declare(ctx, state, records, kind, deps):
             continue
         ctx['link_present'].add(name)
         ctx['link_deps'][name] = set(deps(rec))
+        ctx.setdefault('link_kind', {})[name] = kind
         if 'mtu' in rec:
             ctx['link_mtu'][name] = rec['mtu']
         elif name not in observed:

@@ -12,6 +12,7 @@ import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETROUTE, attrs, dump, ip_text, u32,
@@ -314,7 +315,8 @@ def purge(records, state, links, planned, chosen):
         own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
         if obs.get('link') in links and k not in declared and (KIND, k) not in planned \
                 and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('nexthops') \
-                and ('routes' if own else 'daemon_routes') in chosen:
+                and ('routes' if own else 'daemon_routes') in chosen \
+                and not (obs['protocol'] == 'dhcp' and dhcp.operator_of(state, obs.get('link'), obs['family'])):
             out.append(_op('delete', k, before=obs))
     return out
 
