@@ -17,7 +17,7 @@ description:
     C(seed.nodenet.diagnose) - findings C({check, status, object, message, evidence}) per node and for the cluster, and
     a summary.
   - "Node checks: C(default-route), C(dns), C(nat), C(outbound), C(reach), C(mtu), C(api), C(drift). Cluster checks:
-    C(pod-cidr), C(network-mtu), C(drift) (summed), C(cni-pods), C(loadbalancer)."
+    C(pod-cidr), C(network-mtu), C(drift) (summed), C(cni-pods), C(network-policies), C(loadbalancer)."
   - The same file provides C(diagnose_targets) (what one node probes), C(diagnose_table) (the console lines) and
     C(diagnose_failed) (every failed check as C(where check - message)).
 positional: nodes, evidence, k8s, api_ports

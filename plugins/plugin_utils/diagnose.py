@@ -25,7 +25,7 @@ from ansible_collections.seed.nodenet.plugins.plugin_utils import cluster as cl
 from ansible_collections.seed.nodenet.plugins.plugin_utils.addons import checks
 
 NODE_CHECKS = ('default-route', 'dns', 'nat', 'outbound', 'reach', 'mtu', 'api', 'drift')
-CLUSTER_CHECKS = ('pod-cidr', 'network-mtu', 'drift', 'cni-pods', 'loadbalancer')
+CLUSTER_CHECKS = ('pod-cidr', 'network-mtu', 'drift', 'cni-pods', 'network-policies', 'loadbalancer')
 CNI_LINK_PREFIXES = ('cilium_', 'flannel', 'cali', 'vxlan.calico', 'tunl0', 'cni0', 'kube-bridge', 'weave')
 HEADERS = {4: 28, 6: 48}           # IPv4 + ICMP, IPv6 + ICMPv6: a ping's payload is the MTU minus these
 
@@ -304,6 +304,27 @@ def check_drift(name, drift):
     return finding('drift', 'ok', name, 'the node is as declared')
 
 
+def check_policies(policies):
+    """NetworkPolicies (k8s_info resources): a default deny (empty podSelector, a policy type with no rule) in a
+    namespace is a warning - pod-to-pod traffic there passes only what another policy allows."""
+    deny = {}
+    for p in policies or []:
+        meta, spec = p.get('metadata') or {}, p.get('spec') or {}
+        sel = spec.get('podSelector') or {}
+        if sel.get('matchLabels') or sel.get('matchExpressions'):
+            continue
+        for kind in spec.get('policyTypes') or ['Ingress']:
+            if not spec.get(kind.lower()):
+                deny.setdefault(meta.get('namespace'), set()).add(kind.lower())
+    count = '%d NetworkPolicies in %d namespace(s)' % (
+        len(policies or []), len(set((p.get('metadata') or {}).get('namespace') for p in policies or [])))
+    if deny:
+        where = ', '.join('%s (%s)' % (ns, '+'.join(sorted(k))) for ns, k in sorted(deny.items()))
+        return finding('network-policies', 'warn', 'cluster', '%s; default deny in %s: pods there reach and are reached '
+                       'only as another policy allows' % (count, where), sorted(deny))
+    return finding('network-policies', 'ok', 'cluster', count + ', no default deny')
+
+
 # ---------------------------------------------------------------- the report
 def _addon(findings, check, default_obj):
     """checks.py findings under our check name; their 'fix' kept as evidence."""
@@ -316,7 +337,7 @@ def _addon(findings, check, default_obj):
 
 def evaluate(cluster, nodes, evidence, k8s=None, api_ports=None):
     """The whole report. evidence: {host: {facts, probe, drift}}; k8s: None (no kubeconfig given) or
-    {'cni': [checks.py findings], 'metallb': [...]}."""
+    {'cni': [checks.py findings], 'metallb': [...], 'policies': [NetworkPolicy resources]}."""
     c = cl.config(cluster)
     api_ports = list(api_ports or [])
     facts = dict((h, (e or {}).get('facts') or {}) for h, e in evidence.items())
@@ -354,10 +375,12 @@ def evaluate(cluster, nodes, evidence, k8s=None, api_ports=None):
     if k8s is None:
         why = 'no kubeconfig given (diagnose_kubeconfig): %s not read from the cluster'
         report['cluster'].append(finding('cni-pods', 'skip', 'cluster', why % 'CNI pods'))
+        report['cluster'].append(finding('network-policies', 'skip', 'cluster', why % 'NetworkPolicies'))
         report['cluster'].append(finding('loadbalancer', 'skip', 'cluster', why % 'LoadBalancer services, MetalLB pods and pools'))
     else:
         cni = [f for f in k8s.get('cni') or [] if f.get('check') == 'pods-ready']
         report['cluster'] += _addon(cni, 'cni-pods', 'CNI') or [finding('cni-pods', 'skip', 'cluster', 'no CNI in the description')]
+        report['cluster'].append(check_policies(k8s.get('policies')))
         report['cluster'] += _addon(k8s.get('metallb'), 'loadbalancer', 'services') or [
             finding('loadbalancer', 'ok', 'cluster', 'no LoadBalancer service')]
     return summarize(report)

@@ -49,6 +49,9 @@ def test_case(case):
         for check, text in checks.items():
             msgs = [f['message'] for f in findings(report, where) if f['check'] == check and f['status'] == 'fail']
             assert any(text in m for m in msgs), msgs
+    for where, checks in (case.get('warned') or {}).items():
+        for check, text in checks.items():
+            assert any(text in f['message'] for f in findings(report, where) if f['check'] == check and f['status'] == 'warn')
     for where, checks in (case.get('status') or {}).items():
         for check, status in checks.items():
             assert [f['status'] for f in findings(report, where) if f['check'] == check] == [status]
