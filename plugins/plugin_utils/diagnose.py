@@ -91,7 +91,27 @@ def targets(name, nodes, cluster, facts=None, api_ports=None, dns_name=None):
                               'mtu': mtu, 'size': mtu - HEADERS[i.version]})
                 if other.get('role') == 'controlplane':
                     api.extend({'node': other['name'], 'address': str(i.ip), 'port': int(p)} for p in api_ports or [])
+    if c['mesh']['enabled'] and me:
+        paths += mesh_paths(me[0], nodes, c, facts)
     return {'dns_servers': servers, 'dns_name': dns_name, 'paths': paths, 'api': api}
+
+
+def mesh_paths(me, nodes, c, facts):
+    """Paths over the WireGuard mesh (as the role cluster_network derives the mesh addresses), at the MTU of the
+    node's own mesh link (its facts), else the mesh's declared or derived MTU."""
+    link = c['mesh']['link']
+    mtu = [l.get('mtu') for l in (facts.get(me['name']) or {}).get('links') or [] if l.get('name') == link and l.get('mtu')]
+    net = cl.mesh_network(c)
+    mtu = int(mtu[0] if mtu else c['mesh'].get('mtu') or (int(net.get('mtu') or 1500) if net else 1500) - cl.WG_OVERHEAD)
+    if cl.mesh_address(me, c)[0] is None:
+        return []
+    out = []
+    for other in nodes:
+        addr = cl.mesh_address(other, c)[0] if other['name'] != me['name'] else None
+        if addr is not None:
+            out.append({'node': other['name'], 'via': 'mesh', 'address': str(addr.ip), 'family': addr.version, 'mtu': mtu,
+                        'size': mtu - HEADERS[addr.version]})
+    return out
 
 
 # ---------------------------------------------------------------- node checks
@@ -360,7 +380,7 @@ def evaluate(cluster, nodes, evidence, k8s=None, api_ports=None):
     node_facts = dict((h, {'links': f.get('links') or [], 'addresses': f.get('addresses') or [], 'routes': f.get('routes') or []})
                       for h, f in facts.items())
     report['cluster'] += _addon(checks.pod_cidr_conflicts(cluster, node_facts), 'pod-cidr', 'pod CIDRs')
-    report['cluster'] += [f for f in _addon(checks.mtu(cluster, node_facts), 'network-mtu', 'node networks')]
+    report['cluster'] += _addon(checks.mtu(cluster, node_facts), 'network-mtu', 'node networks')
     drifts = [(n, f) for n, fs in report['nodes'].items() for f in fs if f['check'] == 'drift']
     drifted = [(n, f) for n, f in drifts if f['status'] == 'fail']
     ops = sum(len(f.get('evidence') or []) for n, f in drifted)

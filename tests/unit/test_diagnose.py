@@ -112,3 +112,15 @@ def test_nft_masquerade_and_chains_parsed():
     assert d.masquerade_rules(nft, None) == [('ip saddr { 10.244.0.0/16, 10.245.0.0/16 } masquerade', ['10.244.0.0/16', '10.245.0.0/16'])]
     chains = d._nft_chains(nft)
     assert [(c['name'], c['hook'], c['policy']) for c in chains] == [('POSTROUTING', 'postrouting', 'accept'), ('o', 'output', 'drop')]
+
+
+def test_targets_over_the_mesh_at_the_mesh_link_mtu():
+    base = DATA['base']
+    cluster = dict(base['cluster'], mesh={'enabled': True, 'link': 'wg0', 'cidrs': ['10.250.0.0/24']})
+    facts = copy.deepcopy(dict((h, e['facts']) for h, e in base['evidence'].items()))
+    mesh = [p for p in d.targets('w1', base['nodes'], cluster, facts, [])['paths'] if p['via'] == 'mesh']
+    assert sorted((p['node'], p['address'], p['mtu'], p['size']) for p in mesh) == [
+        ('cp1', '10.250.0.11', 1420, 1392), ('cp2', '10.250.0.12', 1420, 1392)]      # 1500 - 80 for WireGuard
+    facts['w1']['links'].append({'name': 'wg0', 'mtu': 1380})
+    mesh = [p for p in d.targets('w1', base['nodes'], cluster, facts, [])['paths'] if p['via'] == 'mesh']
+    assert set(p['size'] for p in mesh) == {1352}                                   # what the link really has

@@ -130,8 +130,8 @@ def main(lab, d):
         nft = 'table inet diagnose_fault {\n chain input {\n  type filter hook input priority -10;\n  tcp dport 6443 drop\n }\n}\n'
         subprocess.run(['ip', 'netns', 'exec', ns['cp1'], 'nft', '-f', '-'], input=nft, universal_newlines=True, check=True)
         try:
-            expect(lab, d, 'firewall', [('cp1', 'api')], [('cp1', 'api', 'w1 -> 192.168.66.11:6443 no answer'),
-                                                           ('cp1', 'api', 'tcp dport 6443 drop')])
+            expect(lab, d, 'firewall', [('cp1', 'api')],
+                   [('cp1', 'api', 'w1 -> 192.168.66.11:6443 no answer'), ('cp1', 'api', 'tcp dport 6443 drop')])
         finally:
             sh('ip', 'netns', 'exec', ns['cp1'], 'nft', 'delete', 'table', 'inet', 'diagnose_fault')
 

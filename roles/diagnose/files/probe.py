@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: seed.nodenet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The diagnose role's evidence from one node, gathered in one run (ansible.builtin.script).
 
-Argument: base64 of a JSON object {dns_servers, dns_name, paths: [{node, via, address, family, size}],
+Run as `python3 probe.py ARG`; ARG: base64 of a JSON object {dns_servers, dns_name, paths: [{node, via, address, family, size}],
 api: [{node, address, port}], timeout}. Prints one JSON object:
   default_routes  [{family, gateway, dev, answers, error}]   (ip -j route; ping to each gateway)
   dns             [{server, name, answers, rcode, answer_count, ms, error}]   (a real UDP query)
