@@ -98,9 +98,11 @@ def pod_cidr_conflicts(cluster, nodes=None):
             if not dst or dst == 'default' or link.startswith(CNI_PREFIXES) or r.get('table', 'main') not in ('main', 254):
                 continue
             try:
-                others.append(('%s route %s dev %s' % (node, dst, link or '?'), _net(dst)))
+                net = _net(dst)
             except ValueError:
-                pass
+                continue
+            if net.prefixlen:        # a default route (network_info: 0.0.0.0/0, ::/0) covers everything, overlaps nothing
+                others.append(('%s route %s dev %s' % (node, dst, link or '?'), net))
         for a in (facts or {}).get('addresses') or []:
             try:
                 ip = ipaddress.ip_interface(str(a.get('address'))).ip
