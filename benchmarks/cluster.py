@@ -34,7 +34,8 @@ def env():
     e = dict(os.environ)
     e.update(PATH=VENV + ':' + e.get('PATH', ''), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build', 'collections'),
              ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'), ANSIBLE_PIPELINING='1', ANSIBLE_NOCOLOR='1',
-             ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+             ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+             ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'), ANSIBLE_CALLBACKS_ENABLED='task_times')
     return e
 
 
@@ -59,18 +60,34 @@ def description(name, n, batches):
     return lab, cluster
 
 
-def run(args, tmp, forks):
+def run(args, tmp, forks, label):
+    """One ansible-playbook run: (seconds, changed count); its log and task times are kept in tmp as <label>.*"""
+    e = env()
+    e['NODENET_TASK_TIMES'] = os.path.join(tmp, label + '.times.json')
     t0 = time.time()
-    p = subprocess.run(['ansible-playbook', '-f', str(forks)] + args, cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+    p = subprocess.run(['ansible-playbook', '-f', str(forks)] + args, cwd=ROOT, env=e, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     dt = time.time() - t0
-    log = os.path.join(tmp, 'run-%d.log' % int(t0 * 1000))
+    log = os.path.join(tmp, label + '.log')
     with open(log, 'w') as fh:
         fh.write(p.stdout)
     if p.returncode != 0:
         sys.exit('failed (rc %d), see %s:\n%s' % (p.returncode, log, p.stdout[-3000:]))
     changed = sum(int(x) for x in re.findall(r'changed=(\d+)', p.stdout))
     return dt, changed
+
+
+def top_tasks(tmp, label, count=8):
+    """The slowest tasks of a run (task_times callback), summed by name: [(seconds, name)]."""
+    try:
+        with open(os.path.join(tmp, label + '.times.json')) as fh:
+            rows = json.load(fh)
+    except (IOError, OSError, ValueError):
+        return []
+    by = {}
+    for r in rows:
+        by[r['task']] = by.get(r['task'], 0.0) + r['seconds']
+    return sorted(((v, k) for k, v in by.items()), reverse=True)[:count]
 
 
 def bench(n, batches, forks, tmp):
@@ -83,14 +100,20 @@ def bench(n, batches, forks, tmp):
     with open(clvars, 'w') as fh:
         json.dump({'nodenet_cluster': cluster}, fh)
     inv = '/run/nodenet/lab/%s/inventory.yml' % name
+    t0 = time.time()
     try:
-        t_lab, dummy = run(['playbooks/lab.yml', '-e', '@' + labvars], tmp, 1)
-        noop, dummy = run(['-i', inv, os.path.join(tmp, 'noop.yml')], tmp, forks)
-        empty, changed1 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks)
-        rerun, changed2 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks)
+        t_lab, dummy = run(['playbooks/lab.yml', '-e', '@' + labvars], tmp, 1, '%d-lab' % n)
+        noop, dummy = run(['-i', inv, os.path.join(tmp, 'noop.yml')], tmp, forks, '%d-noop' % n)
+        empty, changed1 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks, '%d-empty' % n)
+        rerun, changed2 = run(['-i', inv, '-e', '@' + clvars, 'playbooks/site.yml'], tmp, forks, '%d-rerun' % n)
     finally:
+        t1 = time.time()
         subprocess.run(['ansible-playbook', 'playbooks/lab.yml', '-e', '@' + labvars, '-e', 'nodenet_lab_state=absent'],
                        cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        print('N=%d: lab removed in %.0f s (whole size %.0f s)' % (n, time.time() - t1, time.time() - t0), flush=True)
+    for label in ('empty', 'rerun'):
+        print('N=%d %s, slowest tasks: %s' % (n, label, '; '.join('%.1f s %s' % x for x in top_tasks(tmp, '%d-%s' % (n, label)))),
+              flush=True)
     return {'n': n, 'lab': t_lab, 'noop': noop, 'empty': empty, 'rerun': rerun, 'changed_rerun': changed2,
             'batch_size': cluster['rollout']['batch_size']}
 
@@ -112,12 +135,12 @@ def main():
         rows.append(r)
         print('N=%d done: from empty %.0f s, rerun %.0f s (changed=%d), noop %.1f s, lab %.0f s'
               % (n, r['empty'], r['rerun'], r['changed_rerun'], r['noop'], r['lab']), flush=True)
-    print('\n| nodes | batches (size) | from empty | per node | rerun (changed=0) | per node | noop round trip | from empty / noop |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('\n| nodes | batches (size) | from empty | per node | rerun (changed=0) | per node | noop round trip | from empty / noop | lab |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print('| %d | %d (%d) | %.0f s | %.1f s | %.0f s | %.1f s | %.1f s | %.0fx |' % (
+        print('| %d | %d (%d) | %.0f s | %.1f s | %.0f s | %.1f s | %.1f s | %.0fx | %.0f s |' % (
             r['n'], int(math.ceil(r['n'] / float(r['batch_size']))), r['batch_size'], r['empty'], r['empty'] / r['n'],
-            r['rerun'], r['rerun'] / r['n'], r['noop'], r['empty'] / r['noop']))
+            r['rerun'], r['rerun'] / r['n'], r['noop'], r['empty'] / r['noop'], r['lab']))
     print('(logs in %s)' % tmp)
 
 
