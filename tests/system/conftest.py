@@ -41,7 +41,7 @@ SKIP_REASON = "system tier: run scripts/test-system"
 BOOT_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_BOOT_TIMEOUT", "900"))
 ANSIBLE_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_ANSIBLE_TIMEOUT", "900"))
 T0 = time.monotonic()
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[A-Z])")
 
 
 def _load():
@@ -51,9 +51,25 @@ def _load():
         return "?"
 
 
+QEMU = {"pid": None}   # the running VM, for the CPU time in the progress lines
+
+
+def qemu_cpu():
+    """CPU seconds the VM's qemu has used so far (user + system): the tier's cost without the machine's load,
+    which decides how much of it the VM gets."""
+    try:
+        fields = Path("/proc/%d/stat" % QEMU["pid"]).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, TypeError, IndexError, ValueError):
+        return None
+
+
 def say(msg):
-    """Progress on the terminal (pytest runs with -s in scripts/test-system), with this machine's load."""
-    sys.stderr.write("system [%4ds load %5s] %s\n" % (time.monotonic() - T0, _load(), msg))
+    """Progress on the terminal (pytest runs with -s in scripts/test-system): time, this machine's load and the
+    CPU time qemu has had."""
+    cpu = qemu_cpu()
+    sys.stderr.write("system [%4ds load %5s%s] %s\n" % (time.monotonic() - T0, _load(),
+                                                     "" if cpu is None else " vm-cpu %4.0fs" % cpu, msg))
     sys.stderr.flush()
 
 
@@ -138,6 +154,7 @@ class Node:
         (self.work / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.work / "qemu.out", "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        QEMU["pid"] = self.qemu.pid
         if os.environ.get("NODENET_SYSTEM_PIDFILE"):
             Path(os.environ["NODENET_SYSTEM_PIDFILE"]).write_text("%d\n" % self.qemu.pid)
         say("qemu started (pid %d, SSH on 127.0.0.1:%d); booting under emulation" % (self.qemu.pid, self.port))
@@ -220,7 +237,7 @@ class Node:
                 raise AssertionError("qemu exited (%s); serial console:\n%s" % (self.qemu.returncode, self.serial_tail()))
             if time.monotonic() - shown[0] > 30:
                 shown[0] = time.monotonic()
-                say("  still booting (%.0fs), console: %s" % (shown[0] - t0, self.serial_tail(1)[:110]))
+                say("  still booting (%.0fs), console: %s" % (shown[0] - t0, self.serial_tail(1)[:110] or "(quiet)"))
             return self.banner(20) and self.reachable()
         try:
             poll("SSH on the node", up, timeout, interval=2)
@@ -358,6 +375,7 @@ def node():
         say("boot 1: SSH up after %.0fs" % took)
         yield n
     finally:
+        say("the VM's qemu used %.0f CPU-seconds in all (the tier's cost without this machine's load)" % (qemu_cpu() or 0))
         n.stop()
         if os.environ.get("NODENET_SYSTEM_KEEP") == "1":
             say("kept %s (NODENET_SYSTEM_KEEP=1)" % work)

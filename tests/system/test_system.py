@@ -232,6 +232,8 @@ def test_persist_true(node):
                  "/usr/local/lib/seed-nodenet/nodenet-apply"):
         node.ssh("test -e %s" % path)
     assert node.ssh("systemctl is-enabled nodenet.service").stdout.strip() == "enabled"
+    wants = node.ssh("systemctl show -p Wants --value nodenet.service").stdout.split()
+    assert {"sys-subsystem-net-devices-eth1.device", "sys-subsystem-net-devices-eth2.device"} <= set(wants), wants
     view = network_view(node)
     assert view["eth1"] == {"mtu": 1400, "up": True, "addrs": ["192.0.2.10/24", "2001:db8:1::10/64"]}, view
     assert view["eth2.100"] == {"vlan_id": 100, "up": True, "addrs": ["198.51.100.10/24"]}, view
