@@ -136,10 +136,12 @@ class Node:
 
     # ------------------------------------------------------------------ qemu
     def start(self):
+        # -cpu qemu64 (x86-64's baseline, as Debian 12 requires) rather than max: with max, glibc and Python pick
+        # their AVX2 code paths, which TCG (QEMU 7.2) runs through helper calls
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(self.image_dir / "root.img"), str(self.disk)], check=True)
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"), "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
