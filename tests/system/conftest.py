@@ -68,8 +68,8 @@ def say(msg):
     """Progress on the terminal (pytest runs with -s in scripts/test-system): time, this machine's load and the
     CPU time qemu has had."""
     cpu = qemu_cpu()
-    sys.stderr.write("system [%4ds load %5s%s] %s\n" % (time.monotonic() - T0, _load(),
-                                                     "" if cpu is None else " vm-cpu %4.0fs" % cpu, msg))
+    vm = "" if cpu is None else " vm-cpu %4.0fs" % cpu
+    sys.stderr.write("system [%4ds load %5s%s] %s\n" % (time.monotonic() - T0, _load(), vm, msg))
     sys.stderr.flush()
 
 
@@ -141,7 +141,8 @@ class Node:
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(self.image_dir / "root.img"), str(self.disk)], check=True)
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"), "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"),
+            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
@@ -170,8 +171,8 @@ class Node:
             text = self.serial.read_text(errors="replace")
         except OSError:
             return ""
-        lines = [ANSI.sub("", l.split("\r")[-1]).strip() for l in text.replace("\r\n", "\n").split("\n")]
-        return "\n".join([l for l in lines if l][-n:])
+        lines = [ANSI.sub("", line.split("\r")[-1]).strip() for line in text.replace("\r\n", "\n").split("\n")]
+        return "\n".join([line for line in lines if line][-n:])
 
     def banner(self, timeout):
         """True when sshd answers with its banner (a cheap probe: qemu accepts the TCP connection
@@ -324,7 +325,6 @@ class Node:
             raise AssertionError("ansible-playbook %s: rc %d (expected %d)\n%s%s"
                                  % (name, p.returncode, expect_rc, p.stdout[-6000:], p.stderr[-3000:]))
         return records
-
 
     @staticmethod
     def _run_showing_tasks(name, argv, env):

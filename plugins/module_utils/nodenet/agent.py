@@ -426,7 +426,7 @@ def boot_devices(spec, netns):
     names and announces them while the unit may already run). None in a namespace (no udev there)."""
     if netns:
         return []
-    return sorted(set(_device_unit(l['name']) for l in spec.get('links') or () if l.get('name') and not l.get('kind')))
+    return sorted(set(_device_unit(link['name']) for link in spec.get('links') or () if link.get('name') and not link.get('kind')))
 
 
 def persist_files(spec, netns, purge, state_file, unit_file, engine_dir, python=None):
