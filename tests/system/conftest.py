@@ -85,6 +85,7 @@ def pytest_runtest_logreport(report):
         why = ""
         if report.skipped and isinstance(report.longrepr, tuple):
             why = ": " + str(report.longrepr[2])
+        sys.stderr.write("\n")   # pytest -v has just written PASSED/FAILED without a line end
         say("<-- %s %s in %.0fs%s" % (report.nodeid.split("::")[-1], report.outcome.upper(), report.duration, why))
 
 
