@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,12 +41,52 @@ SKIP_REASON = "system tier: run scripts/test-system"
 BOOT_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_BOOT_TIMEOUT", "900"))
 ANSIBLE_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_ANSIBLE_TIMEOUT", "900"))
 T0 = time.monotonic()
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[A-Z])")
+
+
+def _load():
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+QEMU = {"pid": None}   # the running VM, for the CPU time in the progress lines
+
+
+def qemu_cpu():
+    """CPU seconds the VM's qemu has used so far (user + system): the tier's cost without the machine's load,
+    which decides how much of it the VM gets."""
+    try:
+        fields = Path("/proc/%d/stat" % QEMU["pid"]).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, TypeError, IndexError, ValueError):
+        return None
 
 
 def say(msg):
-    """Progress on the terminal (pytest runs with -s in scripts/test-system)."""
-    sys.stderr.write("system [%4ds] %s\n" % (time.monotonic() - T0, msg))
+    """Progress on the terminal (pytest runs with -s in scripts/test-system): time, this machine's load and the
+    CPU time qemu has had."""
+    cpu = qemu_cpu()
+    vm = "" if cpu is None else " vm-cpu %4.0fs" % cpu
+    sys.stderr.write("system [%4ds load %5s%s] %s\n" % (time.monotonic() - T0, _load(), vm, msg))
     sys.stderr.flush()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if IN_TIER:
+        say("--> %s" % nodeid.split("::")[-1])
+
+
+def pytest_runtest_logreport(report):
+    if not IN_TIER or (report.when != "call" and report.outcome == "passed"):
+        return
+    if report.when == "call" or report.outcome != "passed":
+        why = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            why = ": " + str(report.longrepr[2])
+        sys.stderr.write("\n")   # pytest -v has just written PASSED/FAILED without a line end
+        say("<-- %s %s in %.0fs%s" % (report.nodeid.split("::")[-1], report.outcome.upper(), report.duration, why))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -95,10 +137,13 @@ class Node:
 
     # ------------------------------------------------------------------ qemu
     def start(self):
+        # -cpu qemu64 (x86-64's baseline, as Debian 12 requires) rather than max: with max, glibc and Python pick
+        # their AVX2 code paths, which TCG (QEMU 7.2) runs through helper calls
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(self.image_dir / "root.img"), str(self.disk)], check=True)
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"),
+            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
@@ -113,6 +158,7 @@ class Node:
         (self.work / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.work / "qemu.out", "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        QEMU["pid"] = self.qemu.pid
         if os.environ.get("NODENET_SYSTEM_PIDFILE"):
             Path(os.environ["NODENET_SYSTEM_PIDFILE"]).write_text("%d\n" % self.qemu.pid)
         say("qemu started (pid %d, SSH on 127.0.0.1:%d); booting under emulation" % (self.qemu.pid, self.port))
@@ -121,10 +167,23 @@ class Node:
         return self.qemu is not None and self.qemu.poll() is None
 
     def serial_tail(self, n=40):
+        """The console's last n lines, terminal escapes and status-line redraws removed."""
         try:
-            return "\n".join(self.serial.read_text(errors="replace").splitlines()[-n:])
+            text = self.serial.read_text(errors="replace")
         except OSError:
             return ""
+        lines = [ANSI.sub("", line.split("\r")[-1]).strip() for line in text.replace("\r\n", "\n").split("\n")]
+        return "\n".join([line for line in lines if line][-n:])
+
+    def banner(self, timeout):
+        """True when sshd answers with its banner (a cheap probe: qemu accepts the TCP connection
+        whether or not the guest listens, and closes it when nothing does)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+                s.settimeout(timeout)
+                return s.recv(8).startswith(b"SSH-")
+        except OSError:
+            return False
 
     def stop(self):
         if self.qemu is None:
@@ -182,8 +241,8 @@ class Node:
                 raise AssertionError("qemu exited (%s); serial console:\n%s" % (self.qemu.returncode, self.serial_tail()))
             if time.monotonic() - shown[0] > 30:
                 shown[0] = time.monotonic()
-                say("  still booting (%.0fs), console: %s" % (shown[0] - t0, self.serial_tail(1)[:110]))
-            return self.reachable()
+                say("  still booting (%.0fs), console: %s" % (shown[0] - t0, self.serial_tail(1)[:110] or "(quiet)"))
+            return self.banner(20) and self.reachable()
         try:
             poll("SSH on the node", up, timeout, interval=2)
         except AssertionError as e:
@@ -259,7 +318,7 @@ class Node:
         if diff:
             argv.append("--diff")
         env = dict(self.env, NODENET_VM_RESULT_FILE=str(results))
-        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=ANSIBLE_TIMEOUT, check=False)
+        p = self._run_showing_tasks(name, argv, env)
         with open(self.ansible_log, "a") as log:
             log.write("==== %s (rc %d)\n%s%s\n" % (" ".join(argv), p.returncode, p.stdout, p.stderr))
         records = json.loads(results.read_text()) if results.exists() else []
@@ -267,6 +326,32 @@ class Node:
             raise AssertionError("ansible-playbook %s: rc %d (expected %d)\n%s%s"
                                  % (name, p.returncode, expect_rc, p.stdout[-6000:], p.stderr[-3000:]))
         return records
+
+    @staticmethod
+    def _run_showing_tasks(name, argv, env):
+        """ansible-playbook with each task's start shown as progress (a task on the emulated node takes
+        seconds to minutes); returns a CompletedProcess with its whole output."""
+        t0 = time.monotonic()
+        with tempfile.TemporaryFile("w+") as err:
+            with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+                                  stdin=subprocess.DEVNULL) as proc:
+                out = []
+                timer = threading.Timer(ANSIBLE_TIMEOUT, proc.kill)
+                timer.start()
+                try:
+                    for line in proc.stdout:
+                        out.append(line)
+                        if line.startswith("TASK ["):
+                            say("    %s: %s" % (name, line.strip(" *\n")[6:-1]))
+                finally:
+                    timer.cancel()
+                rc = proc.wait()
+            err.seek(0)
+            stderr = err.read()
+        if rc < 0:
+            stderr += "\nkilled after %ds (NODENET_SYSTEM_ANSIBLE_TIMEOUT)" % ANSIBLE_TIMEOUT
+        say("    %s: done in %.0fs (rc %d)" % (name, time.monotonic() - t0, rc))
+        return subprocess.CompletedProcess(argv, rc, "".join(out), stderr)
 
 
 def _interrupt(signum, frame):
@@ -293,6 +378,7 @@ def node():
         say("boot 1: SSH up after %.0fs" % took)
         yield n
     finally:
+        say("the VM's qemu used %.0f CPU-seconds in all (the tier's cost without this machine's load)" % (qemu_cpu() or 0))
         n.stop()
         if os.environ.get("NODENET_SYSTEM_KEEP") == "1":
             say("kept %s (NODENET_SYSTEM_KEEP=1)" % work)

@@ -39,9 +39,9 @@ UNIT_TEMPLATE = """# Written by seed.nodenet.network (persist: true); remove wit
 [Unit]
 Description=seed.nodenet: apply the declared node network (%(state)s)
 DefaultDependencies=no
-After=local-fs.target systemd-modules-load.service systemd-udev-settle.service
+After=local-fs.target systemd-modules-load.service systemd-udev-settle.service%(devices)s
 Before=network-pre.target
-Wants=network-pre.target
+Wants=network-pre.target%(devices)s
 
 [Service]
 Type=oneshot
@@ -62,6 +62,25 @@ sys.exit(main(sys.argv[1:] or ['apply', %(state)r]))
 """
 
 
+def _device_unit(ifname):
+    """systemd's device unit for a network interface (systemd-escape --path /sys/subsystem/net/devices/<name>)."""
+    out = []
+    for i, ch in enumerate(ifname):
+        if ch.isascii() and (ch.isalnum() or ch in ':_' or (ch == '.' and i > 0)):
+            out.append(ch)
+        else:
+            out.append('\\x%02x' % ord(ch))
+    return 'sys-subsystem-net-devices-%s.device' % ''.join(out)
+
+
+def boot_devices(spec, netns):
+    """The device units the boot unit waits for: the NICs the state configures but does not create (udev
+    names and announces them while the unit may already run). None in a namespace (no udev there)."""
+    if netns:
+        return []
+    return sorted(set(_device_unit(link['name']) for link in spec.get('links') or () if link.get('name') and not link.get('kind')))
+
+
 def persist_files(spec, netns, purge, state_file, unit_file, engine_dir, python=None):
     """{path: content} of the persisted state, the entry script and the unit."""
     entry = os.path.join(engine_dir, 'nodenet-apply')
@@ -69,7 +88,8 @@ def persist_files(spec, netns, purge, state_file, unit_file, engine_dir, python=
     return {
         state_file: json.dumps(state, indent=1, sort_keys=True) + '\n',
         entry: ENTRY_TEMPLATE % {'python': python or sys.executable, 'state': state_file},
-        unit_file: UNIT_TEMPLATE % {'state': state_file, 'command': '%s apply %s' % (entry, state_file)},
+        unit_file: UNIT_TEMPLATE % {'state': state_file, 'command': '%s apply %s' % (entry, state_file),
+                                    'devices': ''.join(' ' + d for d in boot_devices(spec, netns))},
     }
 
 
