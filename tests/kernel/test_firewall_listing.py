@@ -47,8 +47,8 @@ def kernel_listing(netns):
     return lines
 
 
-@pytest.mark.parametrize('params', [p for _, p in CASES] + [readme_example()[0]],
-                         ids=[n for n, _ in CASES] + ['README example'])
+@pytest.mark.parametrize('params', [case[1] for case in CASES] + [readme_example()[0]],
+                         ids=[case[0] for case in CASES] + ['README example'])
 def test_diff_is_the_kernel_listing(netns, params):
     result = fw.converge_firewall(dict(params, allow_lockout=True), netns=netns, diff_mode=True, run=run_cmd)
     assert result['changed']

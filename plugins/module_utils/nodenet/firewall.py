@@ -711,8 +711,8 @@ def format_table(table):
         return ''
     c = table.get('chain') or {}
     lines = ['table %s %s {' % (FAMILY, TABLE), '  chain %s {' % CHAIN,
-             '    type %s hook %s priority %s; policy %s;' % (c.get('type'), c.get('hook'), _priority_text(c.get('prio')),
-                                                            c.get('policy'))]
+             '    type %s hook %s priority %s; policy %s;'
+             % (c.get('type'), c.get('hook'), _priority_text(c.get('prio')), c.get('policy'))]
     lines += ['    ' + format_rule(r) for r in table['rules']]
     lines += ['  }']
     lines += ['  # also in the table: %s' % x for x in table.get('extra', [])]
