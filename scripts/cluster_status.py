@@ -36,7 +36,12 @@ def node_block(name, st, key_to_node, now):
         if r.get('table') not in (254, 'main') or r.get('protocol') == 'kernel' or r.get('destination', '').startswith('fe80'):
             continue
         dest = 'default' if r['destination'] in ('0.0.0.0/0', '::/0') else r['destination']
-        routes.append('%s%s dev %s' % (dest, ' via %s' % r['gateway'] if r.get('gateway') else '', r.get('link')))
+        # in ip route's words: the type when it is not unicast (blackhole ...), "via" and "dev" only when set
+        words = [r['type']] if r.get('type') not in (None, 'unicast') else []
+        words.append(dest)
+        words += ['via %s' % r['gateway']] if r.get('gateway') else []
+        words += ['dev %s' % r['link']] if r.get('link') else []
+        routes.append(' '.join(words))
     out.append('  routes     ' + ('   '.join(routes) or '-'))
     for w in st.get('wireguard') or []:
         out.append('  mesh %-5s port %s, %d peer(s)' % (w['name'], w['listen_port'], len(w['peers'])))

@@ -57,7 +57,7 @@ def test_firewall_check_run_idempotent(namespaces):
     ev = {'nodenet_netns': ns1, 'nodenet_netns2': ns2}
     r = playbook('firewall.yml', ev, '--check', '--diff')
     assert r['rc'] == 0 and r['failed'] == 0 and r['changed'] == 2, r['out'][-3000:]
-    assert '+    ip saddr { 192.0.2.0/24 } tcp dport { 22 } accept comment "ssh"' in r['out'], 'no diff shown'
+    assert '+    ip saddr 192.0.2.0/24 tcp dport 22 accept comment "ssh"' in r['out'], 'no diff shown'
     assert table(ns1) is None and table(ns2) is None, 'check mode changed a namespace'
     r = playbook('firewall.yml', ev)
     assert r['rc'] == 0 and r['changed'] == 2, r['out'][-3000:]

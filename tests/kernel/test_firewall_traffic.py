@@ -319,7 +319,7 @@ def test_check_mode_idempotence_and_diff(lab):
     node = lab['node']
     r = converge(node, BLOCK, check_mode=True, diff_mode=True)
     assert r['changed'] and r['operations'] == ['create table inet nodenet']
-    assert 'tcp dport { 8080 } accept comment "web"' in r['diff'][0]['after'] and r['diff'][0]['before'] == ''
+    assert 'tcp dport 8080 accept comment "web"' in r['diff'][0]['after'] and r['diff'][0]['before'] == ''
     assert nft_json(node, 'table', 'inet', 'nodenet') is None, 'check mode created the table'
     assert converge(node, BLOCK)['changed']
     assert not converge(node, BLOCK, check_mode=True)['changed']
@@ -334,7 +334,7 @@ def test_check_mode_idempotence_and_diff(lab):
     changed['rules'][0]['port_selector']['ports'] = [8081]
     r = converge(node, changed, check_mode=True, diff_mode=True)
     assert r['operations'] == ['replace table inet nodenet']
-    assert 'dport { 8080 }' in r['diff'][0]['before'] and 'dport { 8081 }' in r['diff'][0]['after']
+    assert 'dport 8080 ' in r['diff'][0]['before'] and 'dport 8081 ' in r['diff'][0]['after']
     assert tcp_probe(lab['ok'], NODE4, 8080) == 'open', 'check mode changed the ruleset'
     r = converge(node, {'state': 'absent'})
     assert r['changed'] and r['operations'] == ['delete table inet nodenet']

@@ -82,6 +82,9 @@ def test_hosts_empty_entries_remove_block_and_leave_file_without_block_alone():
     out = hosts.merge(EXISTING + '\n' + BLOCK + 'tail\n', [])
     assert out == EXISTING + '\ntail\n'
     assert hosts.merge('no newline at end', []) == 'no newline at end'
+    # added then removed: the file is byte for byte as it was (the blank line before the block goes too)
+    entries = hosts.normalize([{'ip': '192.0.2.10', 'aliases': ['node1']}])
+    assert hosts.merge(hosts.merge(EXISTING, entries), []) == EXISTING
 
 
 def test_hosts_same_ip_merged_in_order():

@@ -93,6 +93,8 @@ def merge(text, entries, exclusive=False, hostname=None):
         return text  # nothing managed and nothing to remove: the file stays as it is
     if _block is None and block and before and before[-1].strip():
         before = before + ['']  # a blank line before a new block
+    if _block is not None and not block and not after and len(before) > 1 and not before[-1].strip():
+        before = before[:-1]  # a block removed from the end takes its blank line along: the file is as it was
     head = '\n'.join(before) + '\n' if before else ''
     tail = '\n'.join(after) + '\n' if after else ''
     return head + block + tail

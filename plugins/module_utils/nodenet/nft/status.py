@@ -94,27 +94,72 @@ def status(table, stats=None, other_tables=None):
     return out
 
 
+# How `nft list` orders ICMP types (by number) and names chain priorities; the diff uses the
+# listing's form so it reads like the README and like what `nft list table inet nodenet` shows.
+_ICMP_ORDER = dict((n, i) for i, n in enumerate((
+    'timestamp-request', 'timestamp-reply', 'address-mask-request', 'address-mask-reply',
+    'nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert', 'nd-redirect')))
+_PRIORITY_NAMES = (('raw', -300), ('mangle', -150), ('dstnat', -100), ('filter', 0), ('security', 50), ('srcnat', 100))
+
+
+def _values(items):
+    """One value bare, several in braces: as `nft list` prints a set."""
+    items = list(items)
+    return items[0] if len(items) == 1 else '{ %s }' % ', '.join(items)
+
+
+def _addr_text(cidrs):
+    """Minimal CIDRs -> nft's listing of them: merged intervals, each an address, a prefix or a range."""
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    if not nets:
+        return '{ }'
+    cls = ipaddress.IPv4Address if nets[0].version == 4 else ipaddress.IPv6Address
+    out = []
+    for lo, hi in _intervals(nets):
+        pieces = list(ipaddress.summarize_address_range(cls(lo), cls(hi)))
+        if len(pieces) > 1:
+            out.append('%s-%s' % (cls(lo), cls(hi)))
+        elif pieces[0].num_addresses == 1:
+            out.append(str(pieces[0].network_address))
+        else:
+            out.append(str(pieces[0]))
+    return _values(out)
+
+
+def _priority_text(prio):
+    if not isinstance(prio, int):
+        return prio
+    name, base = max((p for p in _PRIORITY_NAMES if p[1] <= prio), key=lambda p: p[1], default=(None, 0))
+    if name is None or prio - base > 10:
+        return str(prio)
+    return name if prio == base else '%s + %d' % (name, prio - base)
+
+
 def format_rule(rule):
-    """A canonical rule as one line of nft-like text (for diffs)."""
+    """A canonical rule as one line in the form `nft list` prints it, without counters (for diffs).
+
+    Implied matches are left out as nft leaves them out (`icmp type` implies the ICMP protocol,
+    `ip6 hoplimit` the IPv6 family), one-element sets print as the value.
+    """
     parts = []
     if 'iifname' in rule:
-        parts.append('iifname { %s }' % ', '.join(rule['iifname']))
+        parts.append('iifname %s' % _values('"%s"' % n for n in rule['iifname']))
     if 'ct_state' in rule:
-        parts.append('ct state { %s }' % ', '.join(rule['ct_state']))
-    if 'nfproto' in rule and 'saddr' not in rule:
+        parts.append('ct state %s' % ','.join(rule['ct_state']))
+    if 'nfproto' in rule and 'saddr' not in rule and 'hoplimit' not in rule:
         parts.append('meta nfproto %s' % rule['nfproto'])
     if 'saddr' in rule:
-        parts.append('%s saddr %s{ %s }' % ('ip' if rule['nfproto'] == 'ipv4' else 'ip6',
-                                            '!= ' if rule['saddr']['op'] == '!=' else '', ', '.join(rule['saddr']['set'])))
+        parts.append('%s saddr %s%s' % ('ip' if rule['nfproto'] == 'ipv4' else 'ip6',
+                                        '!= ' if rule['saddr']['op'] == '!=' else '', _addr_text(rule['saddr']['set'])))
     if 'hoplimit' in rule:
         parts.append('ip6 hoplimit %d' % rule['hoplimit'])
-    if 'l4proto' in rule and 'dport' not in rule:
+    if 'l4proto' in rule and not any(k in rule for k in ('dport', 'icmp_type', 'icmpv6_type')):
         parts.append('meta l4proto %s' % rule['l4proto'])
     if 'dport' in rule:
-        parts.append('%s dport { %s }' % (rule['l4proto'], ', '.join(str(_port_text(lo, hi)) for lo, hi in rule['dport'])))
+        parts.append('%s dport %s' % (rule['l4proto'], _values(str(_port_text(lo, hi)) for lo, hi in rule['dport'])))
     for key, word in (('icmp_type', 'icmp type'), ('icmpv6_type', 'icmpv6 type')):
         if key in rule:
-            parts.append('%s { %s }' % (word, ', '.join(rule[key])))
+            parts.append('%s %s' % (word, _values(sorted(rule[key], key=lambda t: (_ICMP_ORDER.get(t, 99), t)))))
     if 'limit' in rule:
         parts.append('limit rate %s/%s' % (rule['limit']['rate'], rule['limit']['per']))
     parts.extend(rule.get('other', []))
@@ -125,11 +170,13 @@ def format_rule(rule):
 
 
 def format_table(table):
+    """The whole table as `nft list table inet nodenet` prints it (two-space indent, no counters)."""
     if table is None:
         return ''
     c = table.get('chain') or {}
     lines = ['table %s %s {' % (FAMILY, TABLE), '  chain %s {' % CHAIN,
-             '    type %s hook %s priority %s; policy %s;' % (c.get('type'), c.get('hook'), c.get('prio'), c.get('policy'))]
+             '    type %s hook %s priority %s; policy %s;'
+             % (c.get('type'), c.get('hook'), _priority_text(c.get('prio')), c.get('policy'))]
     lines += ['    ' + format_rule(r) for r in table['rules']]
     lines += ['  }']
     lines += ['  # also in the table: %s' % x for x in table.get('extra', [])]
