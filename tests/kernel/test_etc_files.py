@@ -244,7 +244,7 @@ def test_hosts_block_check_run_idempotent_rest_untouched(tmp_path):
                          '2001:db8::10 node1.example.com\n# END seed.nodenet managed\n')
     assert not hosts.converge(params, path=path, hostname='me')['changed']
     r = hosts.converge({'entries': []}, path=path, diff_mode=True, hostname='me')
-    assert r['changed'] and open(path).read() == original + '\n'
+    assert r['changed'] and open(path).read() == original   # byte for byte, the blank line before the block included
 
 
 def test_hosts_exclusive_keeps_localhost_and_own_name(tmp_path):
