@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -215,12 +216,12 @@ def test_use_dns_writes_the_lease_servers_into_resolv_conf(lan, tmp_path):
     spec = {'links': [{'name': 'eth0', 'up': True, 'dhcp4': True, 'dhcp_options': {'use_dns': True}}]}
     code = ('import json, sys; from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network; '
             'print(json.dumps(network.converge(json.loads(sys.argv[1]), netns=sys.argv[2])["operations"]))')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in __import__('sys').path if p),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
                NODENET_RUN_DIR=str(lan.run_dir))
     res = subprocess.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
                           'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', str(resolv),
-                          __import__('sys').executable, '-c', code, json.dumps(spec), lan.netns],
-                         capture_output=True, text=True, env=env, timeout=120)
+                          sys.executable, '-c', code, json.dumps(spec), lan.netns],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == ['modify link eth0', 'create dhcp eth0']
     poll('the lease DNS server in resolv.conf', lambda: 'nameserver 192.0.2.53' in resolv.read_text())

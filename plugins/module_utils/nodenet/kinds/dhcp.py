@@ -270,7 +270,8 @@ def _clean(rec):
 def _conf(rec):
     lines = ['# written by seed.nodenet for link %s' % rec['link'], 'metric %d' % rec['route_metric'],
              'option domain_name_servers, domain_name, domain_search', 'option rapid_commit',
-             'require dhcp_server_identifier']
+             'require dhcp_server_identifier',
+             'noipv4ll']   # no 169.254/16 address of its own while no server answers (Talos has none either)
     if rec['use_dns']:
         try:
             hooks = sorted(os.listdir(HOOKS_DIR))
