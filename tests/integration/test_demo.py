@@ -23,7 +23,8 @@ def test_demo_applies_then_is_idempotent_then_cleans_up():
         status = p.stdout[p.stdout.index('TASK [Show the status'):p.stdout.index('PLAY RECAP')]
         assert 'None' not in status and 'null' not in status, status
         for route in ('default  via 192.0.2.1  dev uplink0  table main', 'blackhole  10.96.0.0/12  table main',
-                      '10.244.1.0/24  dev vxlan100  table main', 'default  via 2001:db8:10::1  dev uplink0  table main', '203.0.113.0/24  via 198.51.100.1  dev workload0  table 100'):
+                      '10.244.1.0/24  dev vxlan100  table main', 'default  via 2001:db8:10::1  dev uplink0  table main',
+                      '203.0.113.0/24  via 198.51.100.1  dev workload0  table 100'):
             assert route in status, status
         assert 'lo  loopback  65536' in status, status
         links = json.loads(subprocess.run(['ip', '-j', '-n', ns, 'link', 'show'], capture_output=True, text=True, check=True).stdout)
