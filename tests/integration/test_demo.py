@@ -19,6 +19,14 @@ def test_demo_applies_then_is_idempotent_then_cleans_up():
         assert len(recaps) == 2, p.stdout[-3000:]
         (dummy, changed1, dummy, failed1), (dummy, changed2, dummy, failed2) = recaps
         assert (changed1, failed1) == ('2', '0') and (changed2, failed2) == ('0', '0'), recaps
+        # the status table reads like `ip route`: route types and table names, never a None or null
+        status = p.stdout[p.stdout.index('TASK [Show the status'):p.stdout.index('PLAY RECAP')]
+        assert 'None' not in status and 'null' not in status, status
+        for route in ('default  via 192.0.2.1  dev uplink0  table main', 'blackhole  10.96.0.0/12  table main',
+                      '10.244.1.0/24  dev vxlan100  table main', 'default  via 2001:db8:10::1  dev uplink0  table main',
+                      '203.0.113.0/24  via 198.51.100.1  dev workload0  table 100'):
+            assert route in status, status
+        assert 'lo  loopback  65536' in status, status
         links = json.loads(subprocess.run(['ip', '-j', '-n', ns, 'link', 'show'], capture_output=True, text=True, check=True).stdout)
         by_name = dict((l['ifname'], l) for l in links)
         assert by_name['vm0']['master'] == 'br-vms' and by_name['uplink0']['mtu'] == 9000
