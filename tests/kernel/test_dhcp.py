@@ -18,7 +18,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import g
 
 from conftest import sh
 
-TIMEOUT = 60
+TIMEOUT = 180   # a lease waits for dhcpcd's ARP probe; at load 50+ the first one took over 60 s
 
 
 def need(binary):
