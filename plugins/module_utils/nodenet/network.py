@@ -31,6 +31,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt as talos_adopt
 
 # Option name of the `network` module -> engine kind, in the order the diff lists them.
 # A kind the engine does not have (yet) is not offered: adding a kind is adding it to
@@ -518,6 +519,7 @@ def module_spec():
     for s, opts in FILE_SECTIONS.items():
         spec[s] = dict(type='dict', options=opts)
     spec['firewall'] = dict(type='dict', options=firewall.ARGSPEC)
+    spec['talos_config'] = dict(type='raw')
     spec.update(
         purge=dict(type='list', elements='str', choices=sorted(PURGEABLE), default=[]),
         rollback_timeout=dict(type='int'),
@@ -574,7 +576,7 @@ def run_module(module):
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
     try:
         if p['confirm']:
-            extra = [k for k in names + ['rollback_timeout', 'persist'] if p.get(k) is not None]
+            extra = [k for k in names + ['rollback_timeout', 'persist', 'talos_config'] if p.get(k) is not None]
             if extra:
                 raise ValidationError('confirm: true only confirms the change a previous task applied; '
                                       'declare %s in a separate task' % ', '.join(extra), 'confirm')
@@ -584,6 +586,8 @@ def run_module(module):
                                  msg='check mode: %s' % ('a change is waiting for confirmation' if cur else 'nothing to confirm'))
             r = agent.confirm(netns, wait=p.get('lock_timeout'))
             module.exit_json(changed=r['confirmed'], **r)
+        spec, talos_unmapped, talos_secrets = talos_adopt.adopt(p.get('talos_config'), spec, netns)
+        module.no_log_values.update(talos_secrets)
         timeout = p.get('rollback_timeout')
         if timeout is not None:
             v.integer(timeout, 'rollback_timeout', 1, 86400)
@@ -630,8 +634,10 @@ def run_module(module):
         module.fail_json(msg=str(e), field=e.field, rolled_back=e.rolled_back, rollback_errors=e.rollback_errors)
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
-    for w in result.pop('warnings', []):
+    for w in talos_adopt.warnings(talos_unmapped) + result.pop('warnings', []):
         module.warn(w)
+    if p.get('talos_config') is not None:
+        result['talos_unmapped'] = talos_unmapped
     result.pop('_journal', None)
     result['rollback'] = armed or None
     module.exit_json(**result)
