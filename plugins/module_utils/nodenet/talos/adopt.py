@@ -32,8 +32,7 @@ def supported_options():
 
 def observed_links(netns):
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import info
-    return [dict(rec, physical=rec.get('kind') is None and rec.get('type') == 'ether')
-            for rec in info.gather(netns, ['links'])['links']]
+    return info.gather(netns, ['links'])['links']
 
 
 def secrets(spec):

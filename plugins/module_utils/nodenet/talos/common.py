@@ -165,8 +165,16 @@ class Builder(object):
         if self.observed is None:
             self.skip(where, 'deviceSelector needs the node\'s links, which were not read')
             return []
+        missing = [t for t, k in keys.items() if selector.get(t) not in (None, '') and k != 'physical'
+                   and not any(rec.get(k) is not None for rec in self.observed)]
+        if missing:
+            self.skip(where, "can't be matched here: the node's link records have no %s (match by hardwareAddr, or name "
+                      "the interface)" % ', '.join(sorted(missing)))
+            return None
         matched = []
         for rec in self.observed:
+            if 'physical' not in rec:
+                rec = dict(rec, physical=rec.get('kind') is None and rec.get('type') == 'ether')
             ok = None
             for tkey, skey in keys.items():
                 pattern = selector.get(tkey)

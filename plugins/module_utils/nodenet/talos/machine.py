@@ -100,6 +100,8 @@ def device(b, dev, where):
         sel = dev['deviceSelector']
         check_known(sel, SELECTOR, sub(where, 'deviceSelector'), 'deviceSelector')
         names = b.select(sel, sub(where, 'deviceSelector'), SELECTOR)
+        if names is None:
+            return
         if not names and b.observed is not None:
             b.skip(sub(where, 'deviceSelector'), 'matched no link on this node (%s); the whole interface entry was '
                    'not applied' % ', '.join('%s=%s' % kv for kv in sorted(sel.items())))
@@ -184,8 +186,8 @@ def bond(b, entry, bd, where):
     for i, sel in enumerate(as_list(bd.get('deviceSelectors'), sub(where, 'deviceSelectors'))):
         sw = item(sub(where, 'deviceSelectors'), i)
         check_known(sel, SELECTOR, sw, 'deviceSelector')
-        found = [n for n in b.select(sel, sw, SELECTOR) if n != entry['name'] and n not in members]
-        if not found and b.observed is not None:
+        found = [n for n in b.select(sel, sw, SELECTOR) or [] if n != entry['name'] and n not in members]
+        if not found and b.observed is not None and not any(u['field'] == sw for u in b.unmapped):
             b.skip(sw, 'matched no link on this node (%s)' % ', '.join('%s=%s' % kv for kv in sorted(sel.items())))
         members.extend(found)
     b.set(entry, 'links', members, sub(where, 'interfaces'))
