@@ -47,14 +47,15 @@ def secrets(spec):
     return out
 
 
-def adopt(talos_config, spec, netns=None):
+def adopt(talos_config, spec, netns=None, controller=False):
     """Translate `talos_config` and merge it into `spec` (the sections given directly).
     Returns (spec, unmapped, secrets). A list section given both ways gets both lists; a
-    single section (resolver, hosts, hostname, firewall) given both ways is an error."""
+    single section (resolver, hosts, hostname, firewall) given both ways is an error.
+    controller: translating away from the node (a filter): deviceSelectors can't be resolved."""
     if talos_config is None:
         return spec, [], []
     docs = importer.parse(talos_config)
-    links = observed_links(netns) if importer.uses_selectors(docs) else None
+    links = observed_links(netns) if importer.uses_selectors(docs) and not controller else None
     talos_spec, unmapped = importer.translate(talos_config, links=links, supported=supported_options())
     out = dict(spec)
     for s, val in talos_spec.items():

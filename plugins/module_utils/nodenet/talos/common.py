@@ -163,8 +163,9 @@ class Builder(object):
         keys: Talos selector field -> status record field."""
         import fnmatch
         if self.observed is None:
-            self.skip(where, 'deviceSelector needs the node\'s links, which were not read')
-            return []
+            self.skip(where, "needs the node's links, which are not known here (on the controller): apply this config "
+                      "with seed.nodenet.network's talos_config, which resolves it on the node")
+            return None
         missing = [t for t, k in keys.items() if selector.get(t) not in (None, '') and k != 'physical'
                    and not any(rec.get(k) is not None for rec in self.observed)]
         if missing:
