@@ -17,7 +17,7 @@ description:
     touched. The role reads the host variable C(nodenet_talos_config) through it.
   - Returns C(network), the arguments (merged with I(network), the sections given directly), and C(unmapped), every
     Talos field that is not applied, by name, with the reason. A C(deviceSelector) can't be resolved here (the node's
-    links are not known on the controller): it is reported; use M(seed.nodenet.network)'s I(talos_config) on the node
+    links are not known on the controller) - it is reported; use M(seed.nodenet.network)'s I(talos_config) on the node
     for configs that select links.
 positional: network
 options:

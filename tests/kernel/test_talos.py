@@ -102,7 +102,7 @@ def run_command(argv, data=None, binary_data=False):
 
 def nft_ok():
     try:
-        return subprocess.run(['nft', '--version'], capture_output=True).returncode == 0
+        return subprocess.run(['nft', '--version'], capture_output=True, check=False).returncode == 0
     except OSError:
         return False
 

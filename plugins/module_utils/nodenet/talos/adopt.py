@@ -56,16 +56,41 @@ def adopt(talos_config, spec, netns=None, controller=False):
         return spec, [], []
     docs = importer.parse(talos_config)
     links = observed_links(netns) if importer.uses_selectors(docs) and not controller else None
-    talos_spec, unmapped = importer.translate(talos_config, links=links, supported=supported_options())
+    origins = {}
+    talos_spec, unmapped = importer.translate(talos_config, links=links, supported=supported_options(), origins=origins)
     out = dict(spec)
+    where = {}     # 'links[3]' -> the Talos origin of that merged entry
     for s, val in talos_spec.items():
         if s in LIST_MERGE:
-            out[s] = list(out.get(s) or []) + val
+            have = list(out.get(s) or [])
+            for i, origin in enumerate(origins.get(s) or []):
+                where['%s[%d]' % (s, len(have) + i)] = origin
+            out[s] = have + val
         elif out.get(s) is not None:
             raise ValidationError("%s is given both here and in talos_config; give it once" % s, s)
         else:
             out[s] = val
+            where[s] = origins.get(s) or {}
+    if not controller:     # validation reads key files: only on the node
+        check(out, where)
     return out, unmapped, secrets(talos_spec)
+
+
+def check(spec, where):
+    """Validate the merged sections now, so an error about a translated entry names its Talos field
+    (talos_config[2].mtu) as well as the section's (links[3].mtu)."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network
+    try:
+        network.normalize_spec(spec)
+    except ValidationError as e:
+        field = e.field or ''
+        head, dot, opt = field.partition('.')
+        origin = where.get(head)
+        if origin is None:
+            raise
+        opt_root = opt.split('.')[0].split('[')[0]
+        talos = origin.get(opt_root) or origin.get('_field') or origin.get('name')
+        raise ValidationError('%s (from %s)' % (e.msg, talos), field)
 
 
 def warnings(unmapped):

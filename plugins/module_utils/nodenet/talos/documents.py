@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.common import (
-    as_list, check_known, duration, item, number, sub)
+    as_list, check_known, item, number, sub)
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.machine import bond_value
 
 META = ('apiVersion', 'kind')
@@ -227,6 +227,9 @@ def routing_rule_config(b, doc, where):
     check_known(doc, META + ('name', 'src', 'dst', 'table', 'action', 'iifName', 'oifName', 'fwMark', 'fwMask'), where,
                 'RoutingRuleConfig')
     prio = number(named(doc, where, 'RoutingRuleConfig'), sub(where, 'name'))
+    if not isinstance(prio, int):
+        raise ValidationError("'%s' is not a priority: a RoutingRuleConfig is named by its priority (1-32765)" % prio,
+                              sub(where, 'name'))
     entry = {'priority': prio, 'src': doc.get('src') or None, 'dst': doc.get('dst') or None,
              'action': doc.get('action') or None, 'iif_name': doc.get('iifName') or None,
              'oif_name': doc.get('oifName') or None, 'fw_mark': doc.get('fwMark') or None,

@@ -35,7 +35,7 @@ def parse(config, field=FIELD):
             import yaml
         except ImportError:
             raise ValidationError('reading YAML text needs PyYAML on the node; pass the documents as a list instead '
-                                  "(\"{{ lookup('file', 'talos.yaml') | from_yaml_all | list }}\")", field)
+                                  "(the file lookup's text through the from_yaml_all and list filters)", field)
         try:
             docs = list(yaml.safe_load_all(config))
         except yaml.YAMLError as e:
@@ -61,7 +61,10 @@ def uses_selectors(docs):
     return False
 
 
-def translate(config, links=None, supported=None, field=FIELD):
+def translate(config, links=None, supported=None, field=FIELD, origins=None):
+    """origins (a dict, filled in when given): {section: [{option: Talos field} per entry]} for the
+    list sections, {section: {option: Talos field}} for the others - to name the Talos field in an
+    error the engine raises about a translated entry."""
     b = Builder(links)
     for i, doc in parse(config, field):
         where = item(field, i)
@@ -82,6 +85,13 @@ def translate(config, links=None, supported=None, field=FIELD):
     spec = b.spec()
     if supported is not None:
         fit(spec, b, supported)
+    if origins is not None:
+        for s, val in spec.items():
+            if isinstance(val, list):
+                origins[s] = [dict(e.get('_from') or {}, _field=e.get('_field') or (e.get('_from') or {}).get('name'))
+                              for e in val]
+            elif isinstance(val, dict) and val.get('_from'):
+                origins[s] = dict(val['_from'])
     return clean(spec), b.unmapped
 
 
@@ -93,7 +103,8 @@ def fit(spec, b, supported):
                 b.skip(b.sysctl_field, 'kernel parameters need the sysctls section, which this version of the collection lacks')
             else:
                 for entry in spec[section] if isinstance(spec[section], list) else [spec[section]]:
-                    b.skip(entry.get('_field') or entry['_from'].get('name') or list(entry['_from'].values())[0],
+                    origin = entry.get('_from') or {}
+                    b.skip(entry.get('_field') or origin.get('name') or next(iter(origin.values()), FIELD),
                            'needs the %s section, which this version of the collection lacks' % section)
             del spec[section]
             continue

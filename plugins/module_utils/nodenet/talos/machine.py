@@ -212,8 +212,7 @@ def wireguard(b, entry, wg, where):
         pw = item(sub(where, 'peers'), i)
         check_known(p, WG_PEER + ('presharedKey',), pw, 'a wireguard peer')
         peers.append(peer(p, pw))
-    if 'peers' in wg:
-        b.set(entry, 'peers', peers, sub(where, 'peers'))
+    b.set(entry, 'peers', peers, sub(where, 'peers'))     # Talos declares the complete list: none means none
 
 
 def peer(p, pw):
@@ -241,6 +240,9 @@ def vip(b, link, cfg, where):
 
 def vlan(b, parent, vl, where):
     check_known(vl, VLAN, where, 'a vlans entry')
+    if vl.get('vlanId') in (None, ''):
+        from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
+        raise ValidationError('a VLAN needs its vlanId (1-4094); the link is named <interface>.<vlanId>', sub(where, 'vlanId'))
     name = '%s.%s' % (parent, vl.get('vlanId'))
     entry = b.link(name, 'vlans', where)
     b.set(entry, 'parent', parent, where)

@@ -89,3 +89,11 @@ def test_talos_export_case(case):
     assert files['resolver'] == {'nameservers': case['facts']['resolvers']['nameservers'],
                                  'search_domains': case['facts']['resolvers']['search_domains']}
     assert files['hostname'] == {'hostname': case['facts']['hostname']['fqdn']}
+
+
+def test_engine_error_about_a_translated_entry_names_the_talos_field():
+    config = 'apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\n---\napiVersion: v1alpha1\nkind: LinkConfig\nname: eth1\nmtu: 20\n'
+    with pytest.raises(ValidationError) as exc:
+        adopt.adopt(config, {'links': [{'name': 'eth9'}]})
+    assert exc.value.field == 'links[2].mtu'
+    assert '(from talos_config[1].mtu)' in str(exc.value)
