@@ -97,3 +97,15 @@ def test_engine_error_about_a_translated_entry_names_the_talos_field():
         adopt.adopt(config, {'links': [{'name': 'eth9'}]})
     assert exc.value.field == 'links[2].mtu'
     assert '(from talos_config[1].mtu)' in str(exc.value)
+
+
+def test_cluster_filter_translates_on_the_controller_and_reports_selectors():
+    from ansible_collections.seed.nodenet.plugins.filter.talos import talos_network
+    config = CASES[0]['config']    # the v1alpha1 reference case, plus sections given directly
+    out = talos_network(config, {'links': [{'name': 'eth7', 'up': True}]})
+    assert out['network']['links'][0] == {'name': 'eth7', 'up': True}
+    assert out['network']['resolver'] == CASES[0]['spec']['resolver']
+    sel = talos_network('version: v1alpha1\nmachine:\n  network:\n    interfaces:\n'
+                        '      - deviceSelector: {hardwareAddr: "aa:*"}\n        mtu: 9000\n')
+    assert sel['network'] == {}
+    assert [u['field'] for u in sel['unmapped']] == ['talos_config[0].machine.network.interfaces[0].deviceSelector']
