@@ -1,6 +1,7 @@
 """Benchmark: a node state applied three ways, in fresh network namespaces, medians and ratios.
 
   sudo .venv/bin/python benchmarks/network.py [--reps N] [--per-object-reps N] [--sizes small,large]
+      [--shape plain|mixed] [--engines before=/tmp/old-checkout,after=.]
 
 Sizes: small = 10 links (veth pairs) + 100 addresses + 100 routes; large = 100 + 1000 + 1000.
 For each size, measured in the same run:
@@ -11,6 +12,9 @@ For each size, measured in the same run:
                 small size only (it grows linearly)
   floor         `ip -batch` of the same objects + a playbook with one task that does nothing
                 (ansible.builtin.ping: a module round trip, no work)
+--engines runs one-task and rerun for each checkout (each with scripts/env.sh run once) in the same
+run, against the same floor, so an engine change is measured before and after side by side.
+--shape mixed: half the links macvlans, a quarter of the addresses IPv6, a fifth of the routes in table 300.
 Not a pass/fail test: it prints numbers. It works only inside namespaces it creates
 (prefix nnnet-bench-) and removes them. Needs root and the project's .venv (scripts/setup).
 """
@@ -56,6 +60,13 @@ PER_OBJECT = '''
     - seed.nodenet.route: "{{ item | combine({'netns': ns}) }}"
       loop: "{{ spec.routes }}"
 '''
+EMPTY = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - seed.nodenet.network:
+        netns: "{{ ns }}"
+'''
 NOOP = '''
 - hosts: localhost
   gather_facts: false
@@ -78,11 +89,11 @@ class Namespace:
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
 
 
-def playbook(workdir, text, ns, spec_file):
+def playbook(workdir, text, ns, spec_file, collections=COLLECTIONS):
     path = os.path.join(workdir, 'play.yml')
     with open(path, 'w') as f:
         f.write(text)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'),
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_NOCOLOR='1',
                ANSIBLE_FORKS='1', PATH=VENV + os.pathsep + os.environ['PATH'])
     t0 = time.perf_counter()
@@ -95,13 +106,22 @@ def playbook(workdir, text, ns, spec_file):
     return elapsed, changed
 
 
-def engine_rerun(spec, ns):
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge
-    t0 = time.perf_counter()
-    r = converge(json.loads(json.dumps(spec)), netns=ns)
-    elapsed = time.perf_counter() - t0
-    assert not r['changed'], r['operations'][:5]
-    return elapsed
+RERUN = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge
+spec = json.load(open(sys.argv[3]))['spec']
+t0 = time.perf_counter()
+r = converge(spec, netns=sys.argv[2])
+print(time.perf_counter() - t0)
+assert not r['changed'], r['operations'][:5]
+"""
+
+
+def engine_rerun(spec_file, ns, collections=COLLECTIONS):
+    """The module's own work on a rerun: the engine of that checkout in its own process."""
+    p = subprocess.run([sys.executable, '-c', RERUN, collections, ns, spec_file], capture_output=True, text=True, check=True)
+    return float(p.stdout.strip().splitlines()[-1])
 
 
 def count(ns):
@@ -112,26 +132,28 @@ def count(ns):
             sum(1 for r in routes if r.get('gateway')))
 
 
-def measure(size, reps, per_object_reps, workdir):
-    spec = node_state(*SIZES[size])
+def measure(size, reps, per_object_reps, workdir, engines, shape):
+    spec = node_state(*SIZES[size], shape=shape)
     spec_file = os.path.join(workdir, 'spec-%s.json' % size)
     with open(spec_file, 'w') as f:
         json.dump({'spec': spec}, f)
     batch = os.path.join(workdir, 'batch-%s' % size)
     with open(batch, 'w') as f:
         f.write(ip_batch(spec))
-    res = {'one-task': [], 'rerun': [], 'rerun-module-work': [], 'ip-batch': [], 'noop-playbook': [], 'per-object': []}
+    res = {'ip-batch': [], 'noop-playbook': [], 'per-object': []}
     expect = None
     for dummy in range(reps):
-        with Namespace() as ns:
-            t, changed = playbook(workdir, ONE_TASK, ns, spec_file)
-            assert changed == 1
-            res['one-task'].append(t)
-            got = count(ns)
-            t, changed = playbook(workdir, ONE_TASK, ns, spec_file)
-            assert changed == 0, 'the re-run changed something'
-            res['rerun'].append(t)
-            res['rerun-module-work'].append(engine_rerun(spec, ns))
+        for name, coll in engines:
+            with Namespace() as ns:
+                t, changed = playbook(workdir, ONE_TASK, ns, spec_file, coll)
+                assert changed == 1
+                res.setdefault(name + 'one-task', []).append(t)
+                got = count(ns)
+                t, changed = playbook(workdir, ONE_TASK, ns, spec_file, coll)
+                assert changed == 0, 'the re-run changed something'
+                res.setdefault(name + 'rerun', []).append(t)
+                res.setdefault(name + 'rerun-module-work', []).append(engine_rerun(spec_file, ns, coll))
+                res.setdefault(name + 'empty-task', []).append(playbook(workdir, EMPTY, ns, spec_file, coll)[0])
         with Namespace() as ns:
             t0 = time.perf_counter()
             sh('ip', '-n', ns, '-batch', batch)
@@ -153,28 +175,38 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--per-object-reps', type=int, default=3)
     ap.add_argument('--sizes', default='small,large')
+    ap.add_argument('--shape', default='plain', choices=['plain', 'mixed'])
+    ap.add_argument('--engines', default='', help='name=checkout,...; default: this checkout')
     args = ap.parse_args()
+    engines = [('', COLLECTIONS)]
+    if args.engines:
+        engines = [(n + ' ', os.path.join(os.path.abspath(r), '.build', 'collections'))
+                   for n, r in (e.split('=', 1) for e in args.engines.split(','))]
     if os.geteuid() != 0:
         raise SystemExit('needs root (network namespaces)')
     workdir = tempfile.mkdtemp(prefix='nnnet-bench-')
     med = statistics.median
     print('nproc=%d loadavg=%s reps=%d' % (os.cpu_count(), open('/proc/loadavg').read().split()[:3], args.reps))
     for size in args.sizes.split(','):
-        res, objs = measure(size, args.reps, args.per_object_reps, workdir)
+        res, objs = measure(size, args.reps, args.per_object_reps, workdir, engines, args.shape)
         m = dict((k, med(v)) for k, v in res.items() if v)
         floor = m['ip-batch'] + m['noop-playbook']
-        print('\n%s: %d links (veth pairs) + %d addresses + %d routes  (kernel shows %d links, %d addresses, %d routes)'
-              % ((size,) + SIZES[size] + objs))
-        for k in ('one-task', 'rerun', 'rerun-module-work', 'per-object', 'ip-batch', 'noop-playbook'):
+        print('\n%s (%s): %d links + %d addresses + %d routes  (kernel shows %d links, %d addresses, %d routes)'
+              % ((size, args.shape) + SIZES[size] + objs))
+        for k in sorted(res):
             if k in m:
-                print('  %-18s median %7.3f s   (%s)' % (k, m[k], ', '.join('%.3f' % x for x in res[k])))
+                print('  %-24s median %7.3f s   (%s)' % (k, m[k], ', '.join('%.3f' % x for x in res[k])))
         print('  floor (ip-batch + noop-playbook)   %7.3f s' % floor)
-        print('  one-task / floor                   %7.2fx   (target <= 2x)' % (m['one-task'] / floor))
-        print('  one-task - noop-playbook           %7.3f s   (the module\'s cost over an empty task)'
-              % (m['one-task'] - m['noop-playbook']))
-        print('  rerun module work                  %7.3f s   (target < 1 s)' % m['rerun-module-work'])
+        for name, dummy in engines:
+            rows = (('one-task / floor', '%7.2fx', m[name + 'one-task'] / floor, ''),
+                    ('rerun - noop-playbook', '%7.3f s', m[name + 'rerun'] - m['noop-playbook'], ''),
+                    ('rerun module work', '%7.3f s', m[name + 'rerun-module-work'], ''),
+                    ('rerun - empty-task', '%7.3f s', m[name + 'rerun'] - m[name + 'empty-task'], '   (target <= 0.2 s)'),
+                    ('empty-task - noop-playbook', '%7.3f s', m[name + 'empty-task'] - m['noop-playbook'], '   (target <= 0.3 s)'))
+            for label, fmt, value, note in rows:
+                print('  ' + (name + label).ljust(35) + (fmt % value) + note)
         if 'per-object' in m:
-            print('  per-object / one-task              %7.1fx' % (m['per-object'] / m['one-task']))
+            print('  per-object / one-task              %7.1fx' % (m['per-object'] / m[engines[0][0] + 'one-task']))
             total = sum(SIZES[size])
             per_obj = m['per-object'] / total
             print('  per-object extrapolated to large   %7.1f s   (%.3f s per object x %d objects)'
@@ -182,7 +214,7 @@ def main():
             RESULTS[size] = m
         if size == 'large' and 'small' in RESULTS:
             est = RESULTS['small']['per-object'] / sum(SIZES['small']) * sum(SIZES['large'])
-            print('  per-object (extrapolated) / one-task %5.0fx   (target >= 100x)' % (est / m['one-task']))
+            print('  per-object (extrapolated) / one-task %5.0fx   (target >= 100x)' % (est / m[engines[0][0] + 'one-task']))
     subprocess.run(['rm', '-rf', workdir], check=False)
 
 

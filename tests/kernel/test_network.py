@@ -1,6 +1,7 @@
 """Kernel tier for the whole-node engine (seed.nodenet.network): one plan for every kind,
 cross-object validation, purge, files in the same transaction, rollback, confirm-or-revert
 and persistence. Each test works in its own fresh namespace and on temporary files."""
+import ipaddress
 import json
 import os
 import shlex
@@ -461,6 +462,31 @@ def test_failure_inside_a_batch_leaves_the_node_as_before(run, snapshot, step):
     with pytest.raises(ApplyError):
         run(spec, fail_after=step)
     assert snapshot() == before
+
+
+def test_purge_goes_as_one_batch_and_a_later_failure_restores_what_the_kernel_flushed(run, ip, netns, snapshot, monkeypatch):
+    """Purging many addresses: one netlink batch of removals, the routes the kernel flushed with them
+    found from one re-read; a failure after it puts back the addresses and those routes."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import apply as applymod
+    spec = big_spec()
+    run(spec)
+    before = settled(snapshot, 2)
+    sent = []
+    real = applymod.batch
+    monkeypatch.setattr(applymod, 'batch', lambda nl, msgs: sent.append(len(msgs)) or real(nl, msgs))
+    keep = {'links': spec['links'], 'addresses': spec['addresses'][:4],
+            'routes': [{'destination': '10.99.0.0/16', 'gateway': '10.0.1.254'}]}
+    n = len(spec['addresses']) - 4
+    with pytest.raises(ApplyError) as exc:
+        run(keep, purge=['addresses'], fail_after=n)
+    assert exc.value.rolled_back and 'injected failure' in str(exc.value)
+    assert sent and max(sent) >= n - 1, 'the removals were not sent as a batch: %s' % sent
+    assert snapshot() == before
+    r = run(keep, purge=['addresses'])
+    assert len([o for o in r['operations'] if o.startswith('delete address')]) == n
+    norm = ipaddress.ip_interface
+    assert sorted(str(norm(a)) for dummy, a in global_addrs(ip)) == sorted(str(norm(a['address'])) for a in keep['addresses'])
+    assert run(keep, purge=['addresses'])['changed'] is False
 
 
 # ---------------------------------------------------------------- bridges (this host has them; bonds and VLANs: tests/vm)

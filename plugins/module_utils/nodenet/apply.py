@@ -20,26 +20,34 @@ VERIFY_TRIES = 20
 VERIFY_DELAY = 0.05
 
 
-def apply_plan(nl, ops, fail_after=None):
+def apply_plan(nl, ops, fail_after=None, state=None):
     """Apply `ops` in order. On failure roll back what was applied and raise ApplyError.
 
     Returns the journal (the applied operations).
+    state: the State the plan was made from; its addresses and routes (when it read them) are
+    the starting point of the side-effect snapshot, so nothing is read twice.
     fail_after: testing hook; raise after that many operations were applied.
     """
     journal = []
+    seen = Snapshot(nl, state)
+    planned = set((o['kind'], o['key']) for o in ops)
     try:
         i = 0
         while i < len(ops):
             op = ops[i]
             if fail_after is not None and len(journal) >= fail_after:
                 raise NodenetError("injected failure before '%s' (test hook)" % summary(op))
-            n = _apply_batch(nl, ops, i, journal, fail_after)
+            n = _apply_batch(nl, ops, i, journal, fail_after, seen, planned)
             if n:
                 i += n
                 continue
-            before = _dependents(nl, op)
+            links = _affected_links([op])
+            before = seen.on(links) if links else None
             apply_one(nl, op)
-            journal.extend(_lost(nl, op, before, ops))
+            if links:
+                journal.extend(seen.lost(before, planned))
+            else:
+                seen.landed(op)
             journal.append(op)
             i += 1
         verify(nl, ops)
@@ -60,9 +68,6 @@ def apply_plan(nl, ops, fail_after=None):
 BATCH_MIN = 8
 
 
-NOT_LINKS = ('address', 'route', 'rule')
-
-
 def apply_one(nl, op):
     """Apply one operation. Anything done to a link (of any kind: a bond's mode change, a
     userspace WireGuard link recreated by its daemon) may change which index a name has:
@@ -70,15 +75,16 @@ def apply_one(nl, op):
     try:
         KINDS[op['kind']].apply(nl, op)
     finally:
-        if op['kind'] not in NOT_LINKS:
+        if KINDS[op['kind']].LINK:
             forget_links(nl)
 
 
-def _apply_batch(nl, ops, i, journal, fail_after):
-    """Apply the run of same-kind creations starting at ops[i] as one netlink batch, when the kind
-    can encode them (kind.message) and the run is long enough to be worth it. Every request the
-    kernel accepted is journaled, so a refusal part way rolls back the whole plan as usual.
-    Returns how many operations were applied (0: not batched)."""
+def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
+    """Apply the run of same-kind, same-action operations starting at ops[i] as one netlink batch,
+    when the kind can encode them (kind.message) and the run is long enough to be worth it. Every
+    request the kernel accepted is journaled, so a refusal part way rolls back the whole plan as
+    usual; what the kernel removed by itself (removing addresses flushes routes) is journaled
+    before the batch from one re-read after it. Returns how many operations were applied (0: not batched)."""
     kind = KINDS[ops[i]['kind']]
     if not hasattr(kind, 'message'):
         return 0
@@ -95,57 +101,90 @@ def _apply_batch(nl, ops, i, journal, fail_after):
         raise explain(e, summary(group[0]))
     if any(m is None for m in msgs):
         return 0
+    links = _affected_links(group)
+    before = seen.on(links) if links else None
     failed = None
+    done = []
     for op, code in zip(group, batch(nl, msgs)):
         if code == 0:
-            journal.append(op)
+            done.append(op)
         elif failed is None:
             failed = (op, code)
+    if links:
+        journal.extend(seen.lost(before, planned))
+    else:
+        for op in done:
+            seen.landed(op)
+    journal.extend(done)
     if failed:
         op, code = failed
         raise explain(OSError(code, os.strerror(code) if code else 'no answer from the kernel'), summary(op))
     return len(group)
 
 
-def _affected_link(op):
-    """The link whose addresses/routes the kernel may remove as a side effect of `op`, or None."""
-    if op['kind'] == 'address' and op['action'] in ('delete', 'modify'):
-        return op['before']['link']
-    if op['kind'] == 'link' and (op['action'] == 'delete' or (op['action'] == 'modify' and op['after'].get('up') is False)):
-        return op['key']
-    return None
-
-
-def _dependents(nl, op):
-    """Before an op that can make the kernel drop other objects (deleting an address flushes the routes
-    through its subnet; deleting a link takes its addresses and routes): what is on that link now."""
-    link = _affected_link(op)
-    if link is None:
-        return None
-    state = State(nl, READERS)
-    return dict((kind, dict((k, r) for k, r in state.get(kind).items() if r.get('link') == link))
-                for kind in ('route', 'address'))
-
-
-def _lost(nl, op, before, ops):
-    """Journal entries for what the kernel removed by itself, so a rollback recreates it.
-
-    Placed before `op` in the journal: undone after it, routes after addresses."""
-    if not before:
-        return []
-    state = State(nl, READERS)
-    planned = set((o['kind'], o['key']) for o in ops)
-    out = []
-    for kind in ('route', 'address'):
-        now = state.get(kind)
-        for k, rec in sorted(before[kind].items()):
-            if k not in now and (kind, k) not in planned:
-                if kind == 'address' and rec.get('family') == 'inet6' and rec.get('scope') == 'link':
-                    continue   # the kernel makes these itself
-                if kind == 'route' and rec.get('protocol') == 'kernel':
-                    continue   # comes back with its address
-                out.append({'kind': kind, 'action': 'delete', 'key': k, 'before': rec, 'after': None, 'side_effect': True})
+def _affected_links(ops):
+    """The links whose addresses/routes the kernel may remove as a side effect of `ops`."""
+    out = set()
+    for op in ops:
+        if op['kind'] == 'address' and op['action'] in ('delete', 'modify'):
+            out.add(op['before']['link'])
+        elif op['kind'] == 'link' and (op['action'] == 'delete' or (op['action'] == 'modify' and op['after'].get('up') is False)):
+            out.add(op['key'])
     return out
+
+
+class Snapshot(object):
+    """The node's addresses and routes while a plan lands: taken once (from the planner's State when
+    it read them), updated in memory as operations land, and re-read only after an operation that can
+    make the kernel drop other objects (deleting an address flushes the routes through its subnet;
+    deleting a link, or taking it down, takes its addresses and routes). So a purge of N objects
+    reads the tables a few times, not twice per object."""
+
+    FAMILIES = ('route', 'address')
+
+    def __init__(self, nl, state=None):
+        self.nl = nl
+        self.state = state
+        self.data = None
+
+    def _get(self):
+        if self.data is None:
+            st = self.state if self.state is not None else State(self.nl, READERS)
+            self.data = dict((kind, dict(st.get(kind))) for kind in self.FAMILIES)
+            self.state = None
+        return self.data
+
+    def on(self, links):
+        """What is on these links now: {kind: {key: record}}."""
+        data = self._get()
+        return dict((kind, dict((k, r) for k, r in data[kind].items() if r.get('link') in links)) for kind in self.FAMILIES)
+
+    def landed(self, op):
+        """Keep the snapshot current after `op` (one without side effects) landed."""
+        if self.data is None or op['kind'] not in self.FAMILIES:
+            return
+        table = self.data[op['kind']]
+        if op['action'] == 'delete':
+            table.pop(op['key'], None)
+        else:
+            table[op['key']] = op['after']
+
+    def lost(self, before, planned):
+        """Re-read; journal entries for what the kernel removed by itself since `before`, so a rollback
+        recreates it. Placed before the operations in the journal: undone after them, routes after addresses."""
+        st = State(self.nl, READERS)
+        self.data = dict((kind, dict(st.get(kind))) for kind in self.FAMILIES)
+        out = []
+        for kind in self.FAMILIES:
+            now = self.data[kind]
+            for k, rec in sorted(before[kind].items()):
+                if k not in now and (kind, k) not in planned:
+                    if kind == 'address' and rec.get('family') == 'inet6' and rec.get('scope') == 'link':
+                        continue   # the kernel makes these itself
+                    if kind == 'route' and rec.get('protocol') == 'kernel':
+                        continue   # comes back with its address
+                    out.append({'kind': kind, 'action': 'delete', 'key': k, 'before': rec, 'after': None, 'side_effect': True})
+        return out
 
 
 def rollback(nl, journal):
@@ -160,11 +199,17 @@ def rollback(nl, journal):
 
 
 def verify(nl, ops):
-    """Re-read the kernel until every operation's result is visible (bounded)."""
+    """Re-read the kernel until every operation's result is visible (bounded). Only what the plan
+    touched is re-read: the kinds of its operations and, where the kind can narrow its read
+    (kind.read_some), only the links or tables the operations name."""
+    only = {}
+    for kind in set(op['kind'] for op in ops):
+        if hasattr(KINDS[kind], 'read_some'):
+            only[kind] = KINDS[kind].read_some([op for op in ops if op['kind'] == kind])
     pending = list(ops)
     reason = None
     for dummy in range(VERIFY_TRIES):
-        state = State(nl, READERS)
+        state = State(nl, READERS, only)
         still = []
         for op in pending:
             ok, why = KINDS[op['kind']].satisfied(op, state)

@@ -9,18 +9,6 @@ __metaclass__ = type
 
 import errno as _errno
 
-# Kernel feature behind each link kind: (kernel module, Kconfig symbol).
-KIND_FEATURES = {
-    'dummy': ('dummy', 'CONFIG_DUMMY'),
-    'veth': ('veth', 'CONFIG_VETH'),
-    'macvlan': ('macvlan', 'CONFIG_MACVLAN'),
-    'vxlan': ('vxlan', 'CONFIG_VXLAN'),
-    'bond': ('bonding', 'CONFIG_BONDING'),
-    'vlan': ('8021q', 'CONFIG_VLAN_8021Q'),
-    'bridge': ('bridge', 'CONFIG_BRIDGE'),
-    'wireguard': ('wireguard', 'CONFIG_WIREGUARD'),
-}
-
 
 class NodenetError(Exception):
     """Base class: a message meant for the user, optionally naming a field."""
@@ -77,11 +65,11 @@ def error_code(exc):
     return code
 
 
-def explain(exc, what, kind=None):
+def explain(exc, what, kind=None, feature=None):
     """Turn a kernel error raised while doing `what` into a KernelError.
 
-    `kind` is the link kind involved, so EOPNOTSUPP can name the missing
-    kernel feature.
+    `kind` is the link kind involved and `feature` the (kernel module, Kconfig symbol) it needs
+    (the kind's FEATURE), so EOPNOTSUPP can name the missing kernel feature.
     """
     if isinstance(exc, NodenetError):
         return exc
@@ -91,7 +79,7 @@ def explain(exc, what, kind=None):
         name = 'EOPNOTSUPP'
     detail = str(exc)
     if code == _errno.EOPNOTSUPP:
-        feat = KIND_FEATURES.get(kind)
+        feat = feature
         if feat:
             msg = ("%s: the kernel does not support links of kind '%s' (%s): "
                    "kernel module '%s' (%s) is missing or not loaded"

@@ -13,9 +13,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import vip as vip_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import READERS, RESOURCES
 
-RESOURCES = {'links': 'link', 'addresses': 'address', 'routes': 'route', 'rules': 'rule', 'wireguard': 'wireguard'}
 ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips')
 KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).

@@ -30,23 +30,9 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, open_netlink
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, order_key, plan, summary
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, LINK_KINDS, ORDER, PURGEABLE, READERS, SECTIONS, section_of
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt as talos_adopt
 
-# Option name of the `network` module -> engine kind, in the order the diff lists them.
-# A kind the engine does not have (yet) is not offered: adding a kind is adding it to
-# registry.KINDS; a new section is one line here.
-SECTIONS = (
-    ('links', 'link'),
-    ('bonds', 'bond'),
-    ('vlans', 'vlan'),
-    ('bridges', 'bridge'),
-    ('wireguard', 'wireguard'),
-    ('addresses', 'address'),
-    ('vips', 'vip'),
-    ('routes', 'route'),
-    ('rules', 'rule'),
-)
 # Generated /etc files: section -> its options (the same as the single-file module's).
 FILE_SECTIONS = {
     'resolver': dict(nameservers=dict(type='list', elements='str'),
@@ -63,31 +49,13 @@ FILE_SECTIONS = {
                      path=dict(type='path', default=hostname_file.HOSTNAME_FILE)),
 }
 FILE_ORDER = ('hostname', 'hosts', 'resolver')
-PURGEABLE = {'addresses': 'address', 'routes': 'route', 'daemon_routes': 'route', 'rules': 'rule'}
-# Route protocols (RTM_PROTOCOL) of routes an administrator or this collection made: `purge: [routes]`
-# removes these. Routes other programs made (routing daemons, DHCP clients, keepalived: every other
-# protocol) are theirs to manage, as Talos manages only its own: `purge: [daemon_routes]` removes them
-# too. The kernel's own routes (kernel, ra) are never purged: they come back with their addresses.
-OWN_ROUTE_PROTOCOLS = ('unspec', 'boot', 'static')
-KERNEL_ROUTE_PROTOCOLS = ('kernel', 'ra')
-# Kinds whose entries are links (they have a `name`): their links are the "managed links".
-LINK_KINDS = ('link', 'bond', 'vlan', 'bridge', 'wireguard')
-# Rules every kernel has; never purged.
-DEFAULT_RULES = ((0, 255), (32766, 254), (32767, 253))
 # Bytes a VXLAN header adds, by the family of its underlay (the kernel's max_mtu for it).
 VXLAN_HEADROOM = {4: 50, 6: 70}
 
 
 def sections():
     """The netlink sections this engine can run: [(option name, kind)]."""
-    return [(s, k) for s, k in SECTIONS if k in KINDS]
-
-
-def section_of(kind):
-    for s, k in SECTIONS:
-        if k == kind:
-            return s
-    return kind
+    return list(SECTIONS)
 
 
 # ---------------------------------------------------------------- validate
@@ -272,38 +240,16 @@ def managed_links(records):
 
 
 def purge_ops(records, state, purge, ops):
-    """Delete operations for objects the state does not declare: addresses and routes on managed
-    links, and rules that point at a table this state manages or name a managed link."""
+    """Delete operations for objects the state does not declare, by each purged kind's own policy
+    (kind.purge): addresses and routes on managed links, rules that point at a table this state
+    manages or name a managed link."""
     links = managed_links(records)
     planned = set((op['kind'], op['key']) for op in ops)
     out = []
-    if 'addresses' in purge:
-        declared = set(KINDS['address'].key(r) for r in records.get('address', []))
-        for k, obs in sorted(state.get('address').items()):
-            if obs['link'] in links and k not in declared and ('address', k) not in planned:
-                if obs['family'] == 'inet6' and obs['scope'] == 'link':
-                    continue   # the kernel's own fe80::/64 address
-                if 'vip' in KINDS and KINDS['vip'].key(obs) in state.get('vip'):
-                    continue   # a VIP: the vips section (or keepalived) manages it
-                out.append({'kind': 'address', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
-    if 'routes' in purge or 'daemon_routes' in purge:
-        declared = set(KINDS['route'].key(r) for r in records.get('route', []))
-        for k, obs in sorted(state.get('route').items()):
-            own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
-            if obs.get('link') in links and k not in declared and ('route', k) not in planned \
-                    and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('multipath') \
-                    and ('routes' if own else 'daemon_routes') in purge:
-                out.append({'kind': 'route', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
-    if 'rules' in purge:
-        declared = records.get('rule', [])
-        tables = set(r['table'] for r in records.get('route', []) + declared if r.get('table') is not None) - set((253, 254, 255))
-        for k, obs in sorted(state.get('rule').items()):
-            if (obs['priority'], obs.get('table')) in DEFAULT_RULES or ('rule', k) in planned:
-                continue
-            if any(KINDS['rule'].matches(r, obs) for r in declared if r['state'] == 'present'):
-                continue
-            if obs.get('table') in tables or obs.get('iif_name') in links or obs.get('oif_name') in links:
-                out.append({'kind': 'rule', 'action': 'delete', 'key': k, 'before': obs, 'after': None, 'purge': True})
+    for kind in sorted(set(PURGEABLE[p] for p in purge), key=ORDER.index):
+        for op in KINDS[kind].purge(records, state, links, planned, set(purge)):
+            op['purge'] = True
+            out.append(op)
     return out
 
 
@@ -464,7 +410,7 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
         if check_mode or not result['changed']:
             result['warnings'] = warnings
             return result
-        journal = apply_plan(nl, ops, fail_after=fail_after) if ops else []
+        journal = apply_plan(nl, ops, fail_after=fail_after, state=state) if ops else []
         snaps = []
         fw_before = None
         writing = None

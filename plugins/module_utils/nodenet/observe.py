@@ -20,15 +20,18 @@ class State(object):
     (plus the links, which every kind needs to turn names into indexes).
     """
 
-    def __init__(self, nl, readers):
+    def __init__(self, nl, readers, only=None):
+        """only: {kind: read_some(nl, state)} for kinds to re-read in part (verify: what a plan touched)."""
         self.nl = nl
         self.readers = readers
+        self.only = only or {}
         self._cache = {}
 
     def get(self, kind):
         if kind not in self._cache:
             try:
-                self._cache[kind] = self.readers[kind](self.nl, self)
+                read = self.only.get(kind) or self.readers[kind]
+                self._cache[kind] = read(self.nl, self)
             except Exception as e:  # noqa: BLE001
                 if os.environ.get('NODENET_TRACE'):
                     raise

@@ -57,7 +57,7 @@ def plan(records, state, ctx=None):
     for kind in ORDER:
         if kind in records or kind == 'link':
             ops.extend(KINDS[kind].plan(records.get(kind, []), state, ctx))
-    netdev.set_depths([op for op in ops if getattr(KINDS[op['kind']], 'LINKLIKE', False)], ctx, state)
+    netdev.set_depths([op for op in ops if KINDS[op['kind']].LINK], ctx, state)
     # stable: within a phase, keep the user's order
     return sorted(ops, key=order_key)
 

@@ -45,7 +45,7 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         if diff_mode:
             result['diff'] = diffmod.plan_diff(ops)
         if not check_mode and ops:
-            apply_plan(nl, ops, fail_after=fail_after)
+            apply_plan(nl, ops, fail_after=fail_after, state=state)
             state = State(nl, READERS)
         # read what the caller reports on before the socket closes
         result['_state'] = dict((kind, state.get(kind)) for kind in desired)

@@ -9,10 +9,13 @@ __metaclass__ = type
 
 import os
 import socket
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    RTM_GETADDR, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, batch, link_index, read_sysctl, write_sysctl)
 
 try:
@@ -20,14 +23,18 @@ try:
 except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
     ifaddrmsg = None
 
-RTM_NEWADDR = 20
+RTM_NEWADDR, RTM_DELADDR = 20, 21
 
 KIND = 'address'
+SECTION = 'addresses'
 RANK = 1
+LINK = False
+FEATURE = None
+INFO = 'addresses'
 SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
-IFA_FLAGS = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
-             (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
-             (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
+IFA_FLAGS_NAMES = [(0x01, 'secondary'), (0x02, 'nodad'), (0x04, 'optimistic'), (0x08, 'dadfailed'),
+                   (0x10, 'homeaddress'), (0x20, 'deprecated'), (0x40, 'tentative'), (0x80, 'permanent'),
+                   (0x100, 'managetempaddr'), (0x200, 'noprefixroute')]
 # Flags a user or a program chose when adding the address (the rest are the kernel's state):
 # a rolled-back removal adds the address again with these, and with its lifetimes.
 CHOSEN_FLAGS = ('nodad', 'homeaddress', 'managetempaddr', 'noprefixroute')
@@ -39,6 +46,8 @@ OPTIONS = dict(
     state=dict(type='str', default='present', choices=['present', 'absent']),
     label=dict(type='str'),
 )
+
+_op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
@@ -70,37 +79,64 @@ def key(rec):
     return '%s %s' % (rec['link'], rec['address'])
 
 
-def read(nl, state):
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 3, 4, 6, 8
+CACHEINFO = struct.Struct('=IIII')     # preferred, valid, cstamp, tstamp
+IFADDRMSG = struct.Struct('=BBBBI')     # family, prefixlen, flags, scope, index
+
+
+def read(nl, state, links=None):
+    """AddressStatus records keyed like the planner keys addresses; links: only the addresses on
+    these link indexes (kernel-side filter where the kernel has strict checking), None: all."""
     out = {}
-    for m in nl.get_addr():
-        link = state.link_name(m['index'])
-        fam = m['family']
-        addr = m.get('address') if fam == socket.AF_INET6 else (m.get('local') or m.get('address'))
-        cidr = '%s/%d' % (addr, m['prefixlen'])
-        flags = m.get_attr('IFA_FLAGS')   # all 32 bits (the header field has only the first 8)
-        if flags is None:
-            flags = m['flags']
-        rec = {
-            'address': cidr,
-            'link': link,
-            'link_index': m['index'],
-            'family': 'inet4' if fam == socket.AF_INET else 'inet6',
-            'scope': SCOPES.get(m['scope'], str(m['scope'])),
-            'flags': [n for bit, n in IFA_FLAGS if flags & bit],
-            'label': m.get('label'),
-        }
-        if fam == socket.AF_INET:
-            rec['broadcast'] = m.get('broadcast')
-            if m.get('address') and m.get('address') != addr:
-                rec['peer'] = m.get('address')
-        cache = m.get_attr('IFA_CACHEINFO')
-        if cache:   # seconds left; only addresses that expire (DHCP, SLAAC, a lifetime given to ip) have them
-            if cache['ifa_valid'] != FOREVER:
-                rec['valid_lft'] = cache['ifa_valid']
-            if cache['ifa_preferred'] != FOREVER:
-                rec['preferred_lft'] = cache['ifa_preferred']
-        out[key(rec)] = rec
+    for index in sorted(links) if links else (0,):
+        for body in dump(nl, RTM_GETADDR, IFADDRMSG.pack(0, 0, 0, 0, index), strict=bool(index)):
+            fam, plen, hflags, scope, idx = IFADDRMSG.unpack_from(body)
+            if index and idx != index:
+                continue
+            a = attrs(body, IFADDRMSG.size)
+            addr_raw = a.get(IFA_ADDRESS)
+            addr = addr_raw if fam == socket.AF_INET6 else (a.get(IFA_LOCAL) or addr_raw)
+            if addr is None:
+                continue
+            addr = ip_text(fam, addr)
+            flags = u32(a[IFA_FLAGS]) if IFA_FLAGS in a else hflags
+            rec = {
+                'address': '%s/%d' % (addr, plen),
+                'link': state.link_name(idx),
+                'link_index': idx,
+                'family': 'inet4' if fam == socket.AF_INET else 'inet6',
+                'scope': SCOPES.get(scope, str(scope)),
+                'flags': [n for bit, n in IFA_FLAGS_NAMES if flags & bit],
+                'label': a[IFA_LABEL].split(b'\0', 1)[0].decode('utf-8', 'replace') if IFA_LABEL in a else None,
+            }
+            if fam == socket.AF_INET:
+                rec['broadcast'] = ip_text(fam, a[IFA_BROADCAST]) if IFA_BROADCAST in a else None
+                if addr_raw and ip_text(fam, addr_raw) != addr:
+                    rec['peer'] = ip_text(fam, addr_raw)
+            if IFA_CACHEINFO in a:   # seconds left; only addresses that expire (DHCP, SLAAC, a lifetime given to ip) have them
+                preferred, valid = CACHEINFO.unpack_from(a[IFA_CACHEINFO])[:2]
+                if valid != FOREVER:
+                    rec['valid_lft'] = valid
+                if preferred != FOREVER:
+                    rec['preferred_lft'] = preferred
+            out[key(rec)] = rec
     return out
+
+
+NARROW = 16    # re-read per link up to this many links, the whole table beyond
+
+
+def read_some(ops):
+    """read(nl, state) of only the links these operations name (for verify)."""
+    names = set((op['after'] or op['before'])['link'] for op in ops)
+
+    def read_links(nl, state):
+        links = state.links()
+        if len(names) > NARROW:
+            return read(nl, state)
+        indexes = set(links[n]['index'] for n in names if n in links)
+        return read(nl, state, links=indexes) if indexes else {}
+    return read_links
 
 
 def plan(records, state, ctx):
@@ -129,8 +165,20 @@ def plan(records, state, ctx):
     return ops
 
 
-def _op(action, k, before=None, after=None):
-    return {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
+PURGE = ('addresses',)
+
+
+def purge(records, state, links, planned, chosen):
+    """Removals for `purge: [addresses]`: the addresses on managed links that no entry declares
+    (not the kernel's own IPv6 link-local ones, not VIPs: the vips section or keepalived manages those)."""
+    declared = set(key(r) for r in records.get(KIND, []))
+    vips = set(key(r) for r in state.get('vip').values()) if 'vip' in state.readers else set()
+    out = []
+    for k, obs in sorted(state.get(KIND).items()):
+        if obs['link'] in links and k not in declared and (KIND, k) not in planned \
+                and not (obs['family'] == 'inet6' and obs['scope'] == 'link') and k not in vips:
+            out.append(_op('delete', k, before=obs))
+    return out
 
 
 def _clean(rec):
@@ -166,26 +214,25 @@ def _add(nl, rec):
     if not rec.get('flags') and 'valid_lft' not in rec and 'preferred_lft' not in rec:
         nl.addr('add', **_args(nl, rec))
         return
-    m = _message(nl, rec)
-    flags = 0
-    for bit, name in IFA_FLAGS:
-        if name in rec.get('flags', ()):
-            flags |= bit
-    m['attrs'].append(('IFA_FLAGS', flags))
-    if 'valid_lft' in rec or 'preferred_lft' in rec:
-        valid = rec.get('valid_lft', FOREVER)
-        m['attrs'].append(('IFA_CACHEINFO', {'ifa_valid': valid, 'ifa_preferred': min(rec.get('preferred_lft', FOREVER), valid),
-                                             'cstamp': 0, 'tstamp': 0}))
-    code = batch(nl, [m])[0]
+    code = batch(nl, [_create(nl, rec)])[0]
     if code:
         raise OSError(code, os.strerror(code))
 
 
 def message(nl, op):
-    """The create request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] != 'create' or ifaddrmsg is None:
+    """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] == 'modify' or ifaddrmsg is None:
         return None
-    return _message(nl, op['after'])
+    rec = op['after'] if op['action'] == 'create' else op['before']
+    if op['action'] == 'create':
+        return _create(nl, rec)
+    m = _message(nl, rec)
+    changed = _promote_secondaries(nl, rec)
+    if changed:
+        op.setdefault('sysctls_before', {}).update(changed)   # for the inverse (journal)
+    m['header']['type'] = RTM_DELADDR
+    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
+    return m
 
 
 def _message(nl, rec):
@@ -198,21 +245,51 @@ def _message(nl, rec):
     if rec.get('label'):
         attrs.append(('IFA_LABEL', rec['label']))
     m['attrs'] = attrs
+    return m
+
+
+def _create(nl, rec):
+    """The RTM_NEWADDR request for `rec`, with the flags and lifetimes a rolled-back removal puts
+    back (none for an address as declared)."""
+    m = _message(nl, rec)
     m['header']['type'] = RTM_NEWADDR
     m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    if rec.get('flags'):
+        flags = 0
+        for bit, name in IFA_FLAGS_NAMES:
+            if name in rec['flags']:
+                flags |= bit
+        m['attrs'].append(('IFA_FLAGS', flags))
+    if 'valid_lft' in rec or 'preferred_lft' in rec:
+        valid = rec.get('valid_lft', FOREVER)
+        m['attrs'].append(('IFA_CACHEINFO', {'ifa_valid': valid, 'ifa_preferred': min(rec.get('preferred_lft', FOREVER), valid),
+                                             'cstamp': 0, 'tstamp': 0}))
     return m
+
+
+def _promote_secondaries(nl, rec):
+    """Before removing a primary IPv4 address: without promote_secondaries the kernel deletes every
+    secondary address of the subnet with it. Checked once per link and socket; returns
+    {sysctl path: value before} when it had to change it (a rollback puts that back)."""
+    if rec.get('family') != 'inet4' or 'secondary' in (rec.get('flags') or []):
+        return {}
+    done = getattr(nl, 'nodenet_promoted', None)
+    if done is None:
+        done = nl.nodenet_promoted = set()
+    if rec['link'] in done:
+        return {}
+    done.add(rec['link'])
+    path = 'net/ipv4/conf/%s/promote_secondaries' % rec['link']
+    old = read_sysctl(nl, path)
+    if old is not None and old != '1':
+        write_sysctl(nl, path, 1)
+        return {path: old}
+    return {}
 
 
 def _delete(nl, rec):
     """Delete the address; returns {sysctl path: value before} for what it had to change."""
-    changed = {}
-    if rec.get('family') == 'inet4' and 'secondary' not in (rec.get('flags') or []):
-        # without this the kernel deletes every secondary address of the subnet with its primary
-        path = 'net/ipv4/conf/%s/promote_secondaries' % rec['link']
-        old = read_sysctl(nl, path)
-        if old is not None and old != '1':
-            write_sysctl(nl, path, 1)
-            changed[path] = old
+    changed = _promote_secondaries(nl, rec)
     nl.addr('del', **_args(nl, rec))
     return changed
 
@@ -242,13 +319,11 @@ def inverse(op):
     return inv
 
 
-def satisfied(op, state):
-    obs = state.get(KIND).get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "address %s is missing" % op['key']
+def _check(op, obs):
     want = op['after'].get('label')
     if want and obs.get('label') != want:
-        return False, "address %s has label %s, expected %s" % (op['key'], obs.get('label'), want)
-    return True, None
+        return "address %s has label %s, expected %s" % (op['key'], obs.get('label'), want)
+    return None
+
+
+satisfied = base.presence(KIND, 'address', _check)

@@ -7,13 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 
 KIND = 'bond'
+SECTION = 'bonds'
 RANK = 0
-LINKLIKE = True
+LINK = True
+FEATURE = ('bonding', 'CONFIG_BONDING')
+INFO = None
 
 MODES = ('balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb')
 ENUMS = {
@@ -63,6 +67,7 @@ NEEDS_NO_PORTS = ('mode', 'fail_over_mac')
 # ... and these only while the bond is down.
 NEEDS_DOWN = ('lacp_rate', 'ad_select', 'ad_actor_sys_prio', 'ad_user_port_key', 'tlb_dynamic_lb', 'ad_lacp_active')
 
+_op = base.maker(KIND)
 OPTIONS = netdev.options(
     links=dict(type='list', elements='str'),
     mode=dict(type='str', choices=list(MODES)),
@@ -247,10 +252,6 @@ def _recreatable(obs, ports):
     return rec
 
 
-def _op(action, name, before=None, after=None):
-    return ops.make(KIND, action, name, before, after)
-
-
 # ---------------------------------------------------------------- apply
 def _encode(opts, nl, mode):
     """Our option values -> pyroute2 keyword arguments for the options that fit `mode`."""
@@ -283,7 +284,7 @@ def apply(nl, op):
             nl.link('del', index=netdev.index(nl, name))
             netdev.restore_up(nl, op['before'].get('_ports_up'))
     except Exception as e:  # noqa: BLE001
-        raise explain(e, what, kind=KIND)
+        raise explain(e, what, kind=KIND, feature=FEATURE)
 
 
 def _create(nl, rec):
@@ -353,7 +354,7 @@ def _mode_now(nl, name):
 
 
 def inverse(op):
-    return ops.swap(op)
+    return base.swap(op)
 
 
 # ---------------------------------------------------------------- verify

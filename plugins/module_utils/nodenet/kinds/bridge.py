@@ -10,13 +10,17 @@ __metaclass__ = type
 
 import errno
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import KernelError, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 
 KIND = 'bridge'
+SECTION = 'bridges'
 RANK = 0
-LINKLIKE = True
+LINK = True
+FEATURE = ('bridge', 'CONFIG_BRIDGE')
+INFO = None
 
 # STP timers are seconds here and centiseconds (USER_HZ) on the netlink wire.
 STP_FIELDS = {
@@ -27,6 +31,7 @@ STP_FIELDS = {
 BRIDGE_FIELDS = ('stp', 'forward_delay', 'hello_time', 'max_age', 'priority', 'vlan_filtering', 'default_pvid')
 PVID, UNTAGGED = 0x2, 0x4
 
+_op = base.maker(KIND)
 OPTIONS = netdev.options(
     links=dict(type='list', elements='raw'),
     stp=dict(type='dict', options=dict(
@@ -231,10 +236,6 @@ def _recreatable(obs, state):
     return rec
 
 
-def _op(action, name, before=None, after=None):
-    return ops.make(KIND, action, name, before, after)
-
-
 # ---------------------------------------------------------------- apply
 def _bridge_kw(fields):
     kw = {}
@@ -289,7 +290,7 @@ def apply(nl, op):
         wants_vlans = (op['after'] or {}).get('vlan_filtering') or any('vlans' in p for p in ((op['after'] or {}).get('ports') or {}).values())
         if getattr(e, 'code', None) == errno.EOPNOTSUPP and wants_vlans:
             raise KernelError("%s: the kernel does not support VLAN filtering on bridges (CONFIG_BRIDGE_VLAN_FILTERING)" % what)
-        raise explain(e, what, kind=KIND)
+        raise explain(e, what, kind=KIND, feature=FEATURE)
 
 
 def _create(nl, rec):
@@ -327,7 +328,7 @@ def _modify(nl, name, before, after):
 
 
 def inverse(op):
-    return ops.swap(op)
+    return base.swap(op)
 
 
 # ---------------------------------------------------------------- verify

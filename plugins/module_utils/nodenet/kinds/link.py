@@ -10,12 +10,16 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 
 KIND = 'link'
+SECTION = 'links'
 RANK = 0
-LINKLIKE = True
+LINK = True
+FEATURE = None
+INFO = 'links'
 CREATABLE = ('veth', 'dummy', 'macvlan', 'vxlan')
 MACVLAN_MODES = ('private', 'vepa', 'bridge', 'passthru', 'source')
 IFF_UP = 0x1
@@ -25,12 +29,13 @@ IFF_NAMES = [(0x1, 'UP'), (0x2, 'BROADCAST'), (0x8, 'LOOPBACK'), (0x10, 'POINTOP
              (0x40, 'RUNNING'), (0x80, 'NOARP'), (0x100, 'PROMISC'), (0x400, 'MASTER'),
              (0x800, 'SLAVE'), (0x1000, 'MULTICAST'), (0x10000, 'LOWER_UP'), (0x20000, 'DORMANT')]
 
-# Status details of the kinds other files manage, filled in by registry.py:
-# DETAILS[kind](linkinfo data, {index: name}, message) -> fields;
-# SLAVE_DETAILS[master kind](slave data) -> the port's fields; PORT_VLANS(nl) -> {index: vlans}.
-DETAILS = {}
-SLAVE_DETAILS = {}
-PORT_VLANS = None
+# Kernel feature behind each kind of link this file creates: (kernel module, Kconfig symbol).
+FEATURES = {
+    'dummy': ('dummy', 'CONFIG_DUMMY'),
+    'veth': ('veth', 'CONFIG_VETH'),
+    'macvlan': ('macvlan', 'CONFIG_MACVLAN'),
+    'vxlan': ('vxlan', 'CONFIG_VXLAN'),
+}
 
 # Settings any link takes, changed in place.
 MUTABLE = ('up', 'mtu', 'hardware_addr', 'txqueuelen', 'alias', 'macvlan_mode')
@@ -43,6 +48,7 @@ OPTION_KINDS = {
     'port': ('vxlan',), 'learning': ('vxlan',),
 }
 
+_op = base.maker(KIND)
 OPTIONS = dict(
     name=dict(type='str', required=True),
     state=dict(type='str', default='present', choices=['present', 'absent']),
@@ -144,25 +150,36 @@ def key(rec):
 
 
 # ---------------------------------------------------------------- observe
+def _kinds():
+    """The registry's kinds: a link kind managed in another file adds its status details through
+    details(linkinfo data, {index: name}, message) and port_details(slave data), and the bridge
+    its ports' VLANs through port_vlans(nl) -> {index: vlans}."""
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS
+    return KINDS
+
+
 def read(nl, state=None):
     """LinkStatus records keyed by name."""
     msgs = nl.get_links()
     names = dict((m['index'], m.get('ifname')) for m in msgs)
+    kinds = _kinds()
+    details = dict((k, m.details) for k, m in kinds.items() if hasattr(m, 'details'))
+    slave_details = dict((k, m.port_details) for k, m in kinds.items() if hasattr(m, 'port_details'))
     out = {}
     for m in msgs:
-        out[m.get('ifname')] = status(m, names)
+        out[m.get('ifname')] = status(m, names, details, slave_details)
     for rec in out.values():
         if rec['kind'] in ('bond', 'bridge'):
             rec['ports'] = [n for n, r in sorted(out.items(), key=lambda kv: kv[1]['index']) if r['master'] == rec['name']]
-    if PORT_VLANS and any(r.get('vlan_filtering') for r in out.values()):
-        vlans = PORT_VLANS(nl)
+    if any(r.get('vlan_filtering') for r in out.values()):
+        vlans = kinds['bridge'].port_vlans(nl)
         for rec in out.values():
             if rec.get('bridge_port') is not None:
                 rec['bridge_port']['vlans'] = vlans.get(rec['index'], [])
     return out
 
 
-def status(m, names):
+def status(m, names, details, slave_details):
     flags = m['flags']
     info = m.get('linkinfo')
     kind = info.get('kind') if info else None
@@ -202,11 +219,11 @@ def status(m, names):
             rec['group'], rec['remote'] = None, grp
         rec['port'] = data.get('vxlan_port')
         rec['learning'] = bool(data.get('vxlan_learning'))
-    elif kind in DETAILS:
-        rec.update(DETAILS[kind](data, names, m))
+    elif kind in details:
+        rec.update(details[kind](data, names, m))
     slave_kind = info.get('slave_kind') if info else None
-    if slave_kind in SLAVE_DETAILS:
-        rec[slave_kind + '_port'] = SLAVE_DETAILS[slave_kind](info.get('slave_data'))
+    if slave_kind in slave_details:
+        rec[slave_kind + '_port'] = slave_details[slave_kind](info.get('slave_data'))
     return rec
 
 
@@ -360,10 +377,6 @@ def _check_references(records, observed, ctx):
             raise ValidationError("a link named '%s' already exists, so it can't be the new veth's peer" % rec['peer'], v.sub(where, 'peer'))
 
 
-def _op(action, name, before=None, after=None):
-    return {'kind': KIND, 'action': action, 'key': name, 'before': before, 'after': after}
-
-
 # ---------------------------------------------------------------- apply
 def apply(nl, op):
     name = op['key']
@@ -382,7 +395,8 @@ def apply(nl, op):
         elif op['action'] == 'delete':
             nl.link('del', index=netdev.index(nl, name))
     except Exception as e:  # noqa: BLE001
-        raise explain(e, what, kind=(op['after'] or op['before'] or {}).get('kind'))
+        kind = (op['after'] or op['before'] or {}).get('kind')
+        raise explain(e, what, kind=kind, feature=FEATURES.get(kind))
 
 
 def _add_args(nl, rec):

@@ -10,7 +10,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
@@ -151,7 +152,7 @@ def plan_each(records, state, kind, noun, removal, present):
             raise ValidationError("link '%s' exists and is a %s, not a %s" % (name, obs.get('kind') or 'physical link', noun), f('name'))
         if rec['state'] == 'absent':
             if obs is not None:
-                out.append(ops.make(kind, 'delete', name, before=removal(obs)))
+                out.append(base.op(kind, 'delete', name, before=removal(obs)))
             continue
         op = present(rec, obs, where, f)
         if op:
@@ -163,7 +164,7 @@ def create_op(kind, rec, state):
     """Create a master with its ports; remembers which ports were up, to restore on rollback."""
     after = clean(rec)
     after['_ports_up'] = ports_up(state, rec.get('links') or ())
-    return ops.make(kind, 'create', rec['name'], after=after)
+    return base.op(kind, 'create', rec['name'], after=after)
 
 
 def common_changes(rec, obs, where, fields=('up', 'mtu', 'hardware_addr')):

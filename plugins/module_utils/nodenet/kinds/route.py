@@ -8,10 +8,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import socket
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    RTM_GETROUTE, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
 
 try:
@@ -19,11 +22,15 @@ try:
 except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
     rtmsg = None
 
-RTM_NEWROUTE = 24
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RT_TABLE_COMPAT = 252
 
 KIND = 'route'
+SECTION = 'routes'
 RANK = 2
+LINK = False
+FEATURE = None
+INFO = 'routes'
 TYPES = {'unicast': 1, 'blackhole': 6, 'unreachable': 7, 'prohibit': 8}
 TYPE_NAMES = dict((n, t) for t, n in TYPES.items())
 # Who made a route (RTM_PROTOCOL), named as iproute2's rt_protos names them; others are shown as numbers.
@@ -47,6 +54,8 @@ OPTIONS = dict(
     type=dict(type='str', default='unicast', choices=list(TYPES)),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
+
+_op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
@@ -100,37 +109,24 @@ def key(rec):
     return '%s table %s metric %d' % (rec['destination'], v.table_name(rec['table']), rec['metric'])
 
 
-def read(nl, state):
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_METRICS, RTA_MULTIPATH, RTA_TABLE, RTA_VIA = 1, 4, 5, 6, 7, 8, 9, 15, 18
+RTAX_MTU = 2
+RTMSG = struct.Struct('=BBBBBBBBI')     # family, dst_len, src_len, tos, table, protocol, scope, type, flags
+
+
+def read(nl, state, tables=None):
+    """RouteStatus records keyed like the planner keys routes; tables: only these (kernel-side filter
+    where the kernel has strict checking, one dump per table), None: every table."""
     out = {}
     for fam in (socket.AF_INET, socket.AF_INET6):
-        for m in nl.get_routes(family=fam):
-            if m['type'] not in TYPE_NAMES or m['flags'] & RTM_F_CLONED:
-                continue
-            v4 = fam == socket.AF_INET
-            dst = m.get('dst') or ('0.0.0.0' if v4 else '::')
-            metrics = m.get('metrics')
-            mtu = metrics.get('RTAX_MTU') if metrics is not None else None
-            oif = m.get('oif')
-            gw = m.get('gateway')
-            via = m.get('via')
-            if not gw and via:
-                gw = via.get('addr') if hasattr(via, 'get') else None
-            rec = {
-                'destination': '%s/%d' % (dst, m['dst_len']),
-                'family': 'inet4' if v4 else 'inet6',
-                'gateway': gw,
-                'source': m.get('prefsrc'),
-                'link': state.link_name(oif) if oif else None,
-                'metric': m.get('priority') or 0,
-                'mtu': mtu,
-                'table': m.get('table') or m['table'],
-                'type': TYPE_NAMES[m['type']],
-                'scope': SCOPES.get(m['scope'], str(m['scope'])),
-                'protocol': PROTOCOLS.get(m['proto'], str(m['proto'])),
-            }
-            if m.get('multipath'):
-                rec['multipath'] = True
-            out.setdefault(key(rec), []).append(rec)
+        for table in sorted(tables) if tables else (None,):
+            req = RTMSG.pack(fam, 0, 0, 0, table if table is not None and table < 256 else 0, 0, 0, 0, 0)
+            if table is not None and table >= 256:
+                req += struct.pack('=HHI', 8, RTA_TABLE, table)
+            for body in dump(nl, RTM_GETROUTE, req, strict=table is not None):
+                rec = _record(body, fam, state)
+                if rec is not None and (table is None or rec['table'] == table):
+                    out.setdefault(key(rec), []).append(rec)
     return _unique(out)
 
 
@@ -147,6 +143,46 @@ def _unique(by_key):
             extra = '%s dev %s' % (k, rec.get('link') or '-')
             out[extra if extra not in out else '%s #%d' % (extra, i + 1)] = rec
     return out
+
+
+def read_some(ops):
+    """read(nl, state) of only the tables these operations name (for verify)."""
+    tables = set((op['after'] or op['before'])['table'] for op in ops)
+    return lambda nl, state: read(nl, state, tables=tables)
+
+
+def _record(body, fam, state):
+    family, dst_len, dummy, dummy, htable, proto, scope, rtype, flags = RTMSG.unpack_from(body)
+    if family != fam or rtype not in TYPE_NAMES or flags & RTM_F_CLONED:
+        return None
+    a = attrs(body, RTMSG.size)
+    v4 = fam == socket.AF_INET
+    dst = ip_text(fam, a[RTA_DST]) if RTA_DST in a else ('0.0.0.0' if v4 else '::')
+    mtu = None
+    if RTA_METRICS in a:
+        raw = attrs(a[RTA_METRICS], 0).get(RTAX_MTU)
+        mtu = u32(raw) if raw else None
+    oif = u32(a[RTA_OIF]) if RTA_OIF in a else None
+    gw = ip_text(fam, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+    if not gw and RTA_VIA in a:
+        via_fam = struct.unpack_from('=H', a[RTA_VIA])[0]
+        gw = ip_text(via_fam, a[RTA_VIA][2:]) if via_fam in (socket.AF_INET, socket.AF_INET6) else None
+    rec = {
+        'destination': '%s/%d' % (dst, dst_len),
+        'family': 'inet4' if v4 else 'inet6',
+        'gateway': gw,
+        'source': ip_text(fam, a[RTA_PREFSRC]) if RTA_PREFSRC in a else None,
+        'link': state.link_name(oif) if oif else None,
+        'metric': u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0,
+        'mtu': mtu,
+        'table': u32(a[RTA_TABLE]) if RTA_TABLE in a else htable,
+        'type': TYPE_NAMES[rtype],
+        'scope': SCOPES.get(scope, str(scope)),
+        'protocol': PROTOCOLS.get(proto, str(proto)),
+    }
+    if RTA_MULTIPATH in a:
+        rec['multipath'] = True
+    return rec
 
 
 MANAGED = ('gateway', 'source', 'link', 'mtu', 'type')
@@ -192,11 +228,27 @@ def _matches_for_removal(rec, obs):
     return True
 
 
-def _op(action, k, before=None, after=None, changes=None):
-    op = {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
-    if changes:
-        op['changes'] = changes
-    return op
+# `purge` choices. Route protocols (RTM_PROTOCOL) of routes an administrator or this collection made:
+# `purge: [routes]` removes these. Routes other programs made (routing daemons, DHCP clients, keepalived:
+# every other protocol) are theirs to manage, as Talos manages only its own: `purge: [daemon_routes]`
+# removes them too. The kernel's own routes (kernel, ra) are never purged: they come back with their addresses.
+PURGE = ('routes', 'daemon_routes')
+OWN_ROUTE_PROTOCOLS = ('unspec', 'boot', 'static')
+KERNEL_ROUTE_PROTOCOLS = ('kernel', 'ra')
+
+
+def purge(records, state, links, planned, chosen):
+    """Removals for `purge`: routes through managed links that no entry declares and whose protocol
+    the chosen choices cover; never the local table's or multipath routes."""
+    declared = set(key(r) for r in records.get(KIND, []))
+    out = []
+    for k, obs in sorted(state.get(KIND).items()):
+        own = obs['protocol'] in OWN_ROUTE_PROTOCOLS
+        if obs.get('link') in links and k not in declared and (KIND, k) not in planned \
+                and obs['protocol'] not in KERNEL_ROUTE_PROTOCOLS and obs['table'] != 255 and not obs.get('multipath') \
+                and ('routes' if own else 'daemon_routes') in chosen:
+            out.append(_op('delete', k, before=obs))
+    return out
 
 
 def _clean(rec):
@@ -248,10 +300,10 @@ def apply(nl, op):
 
 
 def message(nl, op):
-    """The create request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] != 'create' or rtmsg is None:
+    """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
+    if op['action'] == 'modify' or rtmsg is None:
         return None
-    kw = _args(nl, op['after'])
+    kw = _args(nl, op['after'] if op['action'] == 'create' else op['before'])
     m = rtmsg()
     m['family'] = kw['family']
     dst, plen = kw['dst'].split('/')
@@ -266,30 +318,27 @@ def message(nl, op):
     for key, nla in (('gateway', 'RTA_GATEWAY'), ('prefsrc', 'RTA_PREFSRC'), ('oif', 'RTA_OIF')):
         if kw.get(key) is not None:
             attrs.append((nla, kw[key]))
-    if kw.get('metrics'):
+    if kw.get('metrics') and op['action'] == 'create':
         attrs.append(('RTA_METRICS', {'attrs': [('RTAX_MTU', kw['metrics']['mtu'])]}))
     m['attrs'] = attrs
-    m['header']['type'] = RTM_NEWROUTE
-    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    if op['action'] == 'create':
+        m['header']['type'] = RTM_NEWROUTE
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    else:
+        m['header']['type'] = RTM_DELROUTE
+        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
     return m
 
 
-def inverse(op):
-    if op['action'] == 'create':
-        return _op('delete', op['key'], before=op['after'])
-    if op['action'] == 'delete':
-        return _op('create', op['key'], after=_clean(op['before']))
-    return _op('modify', op['key'], before=op['after'], after=op['before'])
+inverse = base.inverter(KIND, _clean)
 
 
-def satisfied(op, state):
-    obs = state.get(KIND).get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "route %s is missing" % op['key']
+def _check(op, obs):
     for f in MANAGED:
         if f in op['after'] or f == 'gateway':
             if obs.get(f) != op['after'].get(f):
-                return False, "route %s has %s=%s, expected %s" % (op['key'], f, obs.get(f), op['after'].get(f))
-    return True, None
+                return "route %s has %s=%s, expected %s" % (op['key'], f, obs.get(f), op['after'].get(f))
+    return None
+
+
+satisfied = base.presence(KIND, 'route', _check)

@@ -10,10 +10,15 @@ __metaclass__ = type
 import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 
 KIND = 'rule'
+SECTION = 'rules'
 RANK = 3
+LINK = False
+FEATURE = None
+INFO = 'rules'
 ACTIONS = {'unicast': 1, 'goto': 2, 'nop': 3, 'blackhole': 6, 'unreachable': 7, 'prohibit': 8}
 ACTION_NAMES = dict((n, a) for a, n in ACTIONS.items())
 SELECTORS = ('src', 'dst', 'iif_name', 'oif_name', 'fw_mark', 'fw_mask')
@@ -32,6 +37,8 @@ OPTIONS = dict(
     family=dict(type='str', choices=['inet4', 'inet6']),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
+
+_op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
@@ -144,8 +151,28 @@ def plan(records, state, ctx):
     return ops
 
 
-def _op(action, k, before=None, after=None):
-    return {'kind': KIND, 'action': action, 'key': k, 'before': before, 'after': after}
+# Rules every kernel has: (priority, table); never purged.
+DEFAULT_RULES = ((0, 255), (32766, 254), (32767, 253))
+
+
+PURGE = ('rules',)
+
+
+def purge(records, state, links, planned, chosen):
+    """Removals for `purge: [rules]`: rules no entry declares that point at a table this state
+    manages (its routes' or rules' tables, not main/default/local) or name a managed link."""
+    declared = [r for r in records.get(KIND, []) if r['state'] == 'present']
+    tables = set(r['table'] for r in records.get('route', []) + records.get(KIND, [])
+                 if r.get('table') is not None) - set((253, 254, 255))
+    out = []
+    for k, obs in sorted(state.get(KIND).items()):
+        if (obs['priority'], obs.get('table')) in DEFAULT_RULES or (KIND, k) in planned:
+            continue
+        if any(matches(r, obs) for r in declared):
+            continue
+        if obs.get('table') in tables or obs.get('iif_name') in links or obs.get('oif_name') in links:
+            out.append(_op('delete', k, before=obs))
+    return out
 
 
 def _clean(rec):
@@ -183,10 +210,7 @@ def apply(nl, op):
         raise explain(e, "%s rule '%s'" % (op['action'], op['key']))
 
 
-def inverse(op):
-    if op['action'] == 'create':
-        return _op('delete', op['key'], before=op['after'])
-    return _op('create', op['key'], after=_clean(op['before']))
+inverse = base.inverter(KIND, _clean)
 
 
 def satisfied(op, state):

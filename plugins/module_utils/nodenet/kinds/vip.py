@@ -25,11 +25,16 @@ import socket
 import struct
 import time
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index, write_sysctl
 
 KIND = 'vip'
+SECTION = 'vips'
+LINK = False
+FEATURE = None
+INFO = None           # network_info's `vips` joins these with keepalived's (info.py)
 RANK = 1.5             # after the addresses (a VIP lives beside the node's own address), before routes
 VIP_PROTO = 118        # IFA_PROTO value that marks an address as a VIP ('v'); 0-3 are the kernel's own
 IFA_F_NODAD = 0x02
@@ -147,8 +152,7 @@ def plan(records, state, ctx):
     return ops
 
 
-def _op(action, k, before=None, after=None):
-    return ops.make(KIND, action, k, before, after)
+_op = base.maker(KIND)
 
 
 def _clean(rec):

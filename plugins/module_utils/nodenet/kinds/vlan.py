@@ -7,16 +7,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import ops, validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 
 KIND = 'vlan'
+SECTION = 'vlans'
 RANK = 0
-LINKLIKE = True
+LINK = True
+FEATURE = ('8021q', 'CONFIG_VLAN_8021Q')
+INFO = None
 PROTOCOLS = {'802.1q': 0x8100, '802.1ad': 0x88A8}
 FIXED = ('parent', 'vlan_id', 'protocol')
 
+_op = base.maker(KIND)
 OPTIONS = netdev.options(
     parent=dict(type='str'),
     vlan_id=dict(type='int'),
@@ -94,10 +99,6 @@ def _recreatable(obs):
     return rec
 
 
-def _op(action, name, before=None, after=None):
-    return ops.make(KIND, action, name, before, after)
-
-
 def apply(nl, op):
     name = op['key']
     try:
@@ -115,11 +116,11 @@ def apply(nl, op):
         elif op['action'] == 'delete':
             nl.link('del', index=netdev.index(nl, name))
     except Exception as e:  # noqa: BLE001
-        raise explain(e, "%s VLAN '%s'" % (op['action'], name), kind=KIND)
+        raise explain(e, "%s VLAN '%s'" % (op['action'], name), kind=KIND, feature=FEATURE)
 
 
 def inverse(op):
-    return ops.swap(op)
+    return base.swap(op)
 
 
 def satisfied(op, state):

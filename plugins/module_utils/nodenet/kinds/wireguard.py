@@ -19,12 +19,17 @@ import os
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
 KIND = 'wireguard'
-RANK = 0.5          # after the links it may sit beside, before the addresses that go on it
+SECTION = 'wireguard'
+RANK = 0
+LINK = True
+FEATURE = ('wireguard', 'CONFIG_WIREGUARD')
+INFO = 'wireguard'
 BACKENDS = ('auto', 'kernel', 'userspace')
 PEER_FIELDS = ('public_key', 'preshared_key', 'endpoint', 'persistent_keepalive_interval', 'allowed_ips')
 DEVICE_FIELDS = ('public_key', 'listen_port', 'firewall_mark')
@@ -372,8 +377,9 @@ def _display(view):
 
 
 def _op(action, name, before=None, after=None, spec=None):
-    return {'kind': KIND, 'action': action, 'key': name, 'before': _display(before), 'after': _display(after),
-            '_spec': spec or {}}
+    o = base.op(KIND, action, name, _display(before), _display(after))
+    o['_spec'] = spec or {}
+    return o
 
 
 # ---------------------------------------------------------------- apply
@@ -451,7 +457,7 @@ def apply(nl, op):
             if spec.get('remove_key_file'):
                 os.unlink(spec['remove_key_file'])
     except Exception as e:  # noqa: BLE001
-        raise explain(e, what, kind='wireguard')
+        raise explain(e, what, kind=KIND, feature=FEATURE)
 
 
 def _forget_key_file(op):
