@@ -533,7 +533,8 @@ def run_module(module):
             r = agent.confirm(netns, wait=p.get('lock_timeout'))
             module.exit_json(changed=r['confirmed'], **r)
         spec, talos_unmapped, talos_secrets = talos_adopt.adopt(p.get('talos_config'), spec, netns)
-        module.no_log_values.update(talos_secrets)
+        if talos_secrets:
+            module.no_log_values.update(talos_secrets)
         timeout = p.get('rollback_timeout')
         if timeout is not None:
             v.integer(timeout, 'rollback_timeout', 1, 86400)
