@@ -163,6 +163,30 @@ options:
       - Part of the same journal as every other section, so I(rollback_timeout) reverts it (the table goes back as
         it was listed, or away if there was none) and I(persist) applies it again at boot.
     type: dict
+  talos_config:
+    description:
+      - A Talos machine configuration to apply, as YAML text (one or more documents; reading text needs PyYAML on the
+        node), one document, or a list of documents (C(lookup('file', 'node.yaml') | from_yaml_all | list)).
+      - "Read: the v1alpha1 document's C(machine.network) (C(interfaces) with C(addresses), C(routes), C(bond),
+        C(vlans), C(bridge), C(bridgePort), C(wireguard), C(vip), C(mtu), C(dummy), C(dhcp), C(deviceSelector);
+        C(nameservers), C(searchDomains), C(extraHostEntries), C(hostname)) and C(machine.sysctls), and the documents
+        C(LinkConfig), C(DummyLinkConfig), C(BondConfig), C(VLANConfig), C(BridgeConfig), C(WireguardConfig),
+        C(Layer2VIPConfig), C(ResolverConfig), C(StaticHostConfig), C(HostnameConfig), C(RoutingRuleConfig),
+        C(BlackholeRouteConfig), C(NetworkDefaultActionConfig), C(NetworkRuleConfig), C(EthernetConfig),
+        C(DHCPv4Config), C(DHCPv6Config) and C(SysctlConfig). Field names and meaning are Talos's (a link document
+        brings its link up unless C(up=false); a route without destination is the default route, without metric it
+        gets 1024; a rule with neither C(src) nor C(dst) is made for IPv4 and IPv6). C(dhcp) and C(dhcpOptions)
+        become the link's I(dhcp4), I(dhcp6) and I(dhcp_options), the sysctls one entry of I(sysctls), an
+        C(EthernetConfig)'s C(features), C(rings) and C(channels) the link's options of the same names."
+      - An unknown field is an error naming it. What Talos can say but this collection can't do (KubeSpan, a
+        C(deviceSelector) that matches no link, DNS over TLS, Wake-on-LAN, DHCPv6's C(duidv6)) is not applied and is
+        reported by name, as a warning and in C(talos_unmapped). The other sections of the machine config are not
+        network settings and are not read.
+      - The translated sections join the ones given directly (lists are appended; C(resolver), C(hosts),
+        C(hostname) and C(firewall) can be given only once).
+      - A WireGuard C(privateKey) here is masked in the task's output, but Ansible logs the task's arguments on the
+        node before the module can mask it; keep keys in files (the C(wireguard) section's C(private_key_file)).
+    type: raw
   purge:
     description:
       - Remove objects the state does not declare.
@@ -286,6 +310,15 @@ EXAMPLES = r'''
     routes:
       - {destination: default, gateway: 192.0.2.1}
 
+- name: Apply a Talos machine config's network (a v1alpha1 config or multi-document network configs)
+  seed.nodenet.network:
+    talos_config: "{{ lookup('ansible.builtin.file', 'talos/node1.yaml') }}"
+  register: adopted
+
+- name: Say what Talos could express but was not applied
+  ansible.builtin.debug:
+    var: adopted.talos_unmapped
+
 - name: Move the management address; reverts by itself after 60 s unless confirmed
   seed.nodenet.network:
     links: [{name: eth0, up: true}]
@@ -332,6 +365,12 @@ rollback:
   type: dict
   sample: {armed: true, deadline: "2026-01-01T12:01:00Z", timeout: 60, watchdog: detached process, watchdog_pid: 4242,
            pending_file: /run/nodenet/pending-4-f0000098.json}
+talos_unmapped:
+  description: With I(talos_config), every Talos field that was not applied (C(field), its path in I(talos_config), and C(reason)).
+  returned: when talos_config is given
+  type: list
+  elements: dict
+  sample: [{field: "talos_config[0].machine.network.kubespan", reason: "KubeSpan ... has no equivalent here"}]
 confirmed:
   description: With I(confirm), whether the change was confirmed.
   returned: when confirm is true

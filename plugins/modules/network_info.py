@@ -52,6 +52,16 @@ options:
         (the role C(seed.nodenet.vip) writes it). A missing file lists none.
     type: path
     default: /etc/keepalived/keepalived.conf
+  export:
+    description:
+      - C(talos) also returns the gathered state as Talos multi-document network configuration (C(talos_config), YAML
+        text, and C(talos_documents)), which M(seed.nodenet.network)'s I(talos_config) reads back to the same state, so
+        an existing node can be adopted declaratively.
+      - What Talos documents can't say (WireGuard private keys, a dynamic address, a route another program manages, a
+        rule for one address family only, ...) is left out and listed in C(talos_not_exported). C(/etc/hosts) is not a
+        status resource and is not exported.
+    type: str
+    choices: [talos]
 attributes:
   check_mode:
     support: full
@@ -69,6 +79,18 @@ EXAMPLES = r'''
   seed.nodenet.network_info:
     gather: [links, addresses]
     netns: lab-node1
+
+- name: Export the node's network as Talos documents, to adopt it declaratively
+  seed.nodenet.network_info:
+    export: talos
+  register: current
+
+- name: Keep them
+  ansible.builtin.copy:
+    content: "{{ current.talos_config }}"
+    dest: "host_files/{{ inventory_hostname }}-network.yaml"
+    mode: "0644"
+  delegate_to: localhost
 
 - name: Use the facts
   ansible.builtin.debug:
@@ -168,6 +190,22 @@ firewall:
   sample: {table: inet nodenet, present: true, default_action: block, other_tables: [ip filter],
            rules: [{name: kubelet, port_selector: {protocol: tcp, ports: [10250]}, ingress: [{subnet: 192.0.2.0/24}],
                     packets: 3, bytes: 180}]}
+talos_config:
+  description: With I(export=talos), the state as Talos multi-document YAML.
+  returned: when export is talos
+  type: str
+  sample: "---\napiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nup: true\nmtu: 1500\naddresses:\n- address: 192.0.2.10/24\n"
+talos_documents:
+  description: With I(export=talos), the same documents as a list.
+  returned: when export is talos
+  type: list
+  elements: dict
+talos_not_exported:
+  description: With I(export=talos), what was gathered but can't be said in Talos documents (C(field), C(reason)).
+  returned: when export is talos
+  type: list
+  elements: dict
+  sample: [{field: "links.wg0.privateKey", reason: "private keys never leave the node"}]
 vips:
   description:
     - VipStatus records - C(address), C(link), C(family), C(held) (the address is on this node now), C(managed_by)
@@ -219,6 +257,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, KEEPALIVED_CONF, gather
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.adopt import export_talos
 
 
 def main():
@@ -227,6 +266,7 @@ def main():
             gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)),
             resolv_conf=dict(type='path', default=RESOLV_CONF),
             keepalived_conf=dict(type='path', default=KEEPALIVED_CONF),
+            export=dict(type='str', choices=['talos']),
         )),
         supports_check_mode=True,
     )
@@ -240,6 +280,8 @@ def main():
         module.warn(busy)
     result = dict(changed=False, ansible_facts={'nodenet': facts})
     result.update(facts)
+    if module.params['export'] == 'talos':
+        result.update(export_talos(facts))
     module.exit_json(**result)
 
 

@@ -28,6 +28,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, NODE_SECTIONS, PURGEABLE, READERS,
                                                                                     SECTIONS, section_of)
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt as talos_adopt
 
 
 def sections():
@@ -163,6 +164,7 @@ def module_spec():
             spec[s].update(getattr(KINDS[kind], 'RULES', {}))
     for s, kind in NODE_SECTIONS:
         spec[s] = dict(type='dict', options=KINDS[kind].OPTIONS)
+    spec['talos_config'] = dict(type='raw')
     spec.update(
         purge=dict(type='list', elements='str', choices=sorted(PURGEABLE), default=[]),
         rollback_timeout=dict(type='int'),
@@ -213,24 +215,28 @@ def _strip(value):
 def run_module(module):
     """Entry point of seed.nodenet.network: the engine's run() through the Ansible adapter."""
     adapter.run(module, lambda: run(module.params, check_mode=module.check_mode, diff_mode=module._diff,
-                                    run_command=module.run_command))
+                                    run_command=module.run_command, hide=module.no_log_values.update))
 
 
-def run(p, check_mode=False, diff_mode=False, run_command=None):
+def run(p, check_mode=False, diff_mode=False, run_command=None, hide=None):
     """The network module on plain data: p is its parameters (every option, None when unset).
     Returns the module's result; raises NodenetError. run_command(argv, data=None, binary_data=False)
-    runs commands on the node (nft, systemctl, hostnamectl; Ansible's module.run_command)."""
+    runs commands on the node (nft, systemctl, hostnamectl; Ansible's module.run_command).
+    hide(values): called with the secrets found in talos_config before anything can print them."""
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent, persist
     netns = p.get('netns')
     names = [s for s, dummy in ALL_SECTIONS]
     spec = dict((s, _strip(p[s])) for s in names if p.get(s) is not None)
     if p.get('confirm'):
         # not in the argument spec's mutually_exclusive: that would refuse an explicit `confirm: false` beside them
-        extra = [k for k in names + ['rollback_timeout', 'persist'] if p.get(k) is not None]
+        extra = [k for k in names + ['rollback_timeout', 'persist', 'talos_config'] if p.get(k) is not None]
         if extra:
             raise ValidationError('confirm: true only confirms the change a previous task applied; '
                                   'declare %s in a separate task' % ', '.join(extra), 'confirm')
         return agent.confirm_task(netns, check_mode, p.get('lock_timeout'))
+    spec, talos_unmapped, talos_secrets = talos_adopt.adopt(p.get('talos_config'), spec, netns)
+    if hide is not None:
+        hide(talos_secrets)
     timeout = p.get('rollback_timeout')
     if timeout is not None:
         v.integer(timeout, 'rollback_timeout', 1, 86400)
@@ -269,4 +275,7 @@ def run(p, check_mode=False, diff_mode=False, run_command=None):
                       lock_timeout=p.get('lock_timeout'), guarded=bool(timeout))
     result.pop('_journal', None)
     result['rollback'] = armed or None
+    if p.get('talos_config') is not None:
+        result['warnings'] = talos_adopt.warnings(talos_unmapped) + (result.get('warnings') or [])
+        result['talos_unmapped'] = talos_unmapped
     return result
