@@ -38,8 +38,10 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.cmd import sy
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.enginecopy import PKG, install_engine
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 # persistence lives in persist.py; its names stay reachable here for the engine's callers
+# pylint: disable=unused-import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.persist import (  # noqa: F401
     ENGINE_DIR, STATE_FILE, UNIT_FILE, apply_state, load_state, persist_apply, persist_files, persist_plan)
+# pylint: enable=unused-import
 
 RUN_DIR = os.environ.get('NODENET_RUN_DIR', '/run/nodenet')
 POLL = 0.2

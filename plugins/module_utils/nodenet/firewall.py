@@ -40,10 +40,12 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson i
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.status import format_table, status
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import lockout, ssh_connection
 # the rest of the firewall engine's public face, for its callers (network_info, tests, the kinds)
+# pylint: disable=unused-import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import BUILTIN, _cidrs, _subtract  # noqa: F401
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson import parse_rule, render_rule  # noqa: F401
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.status import compact, format_rule  # noqa: F401
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import evaluate  # noqa: F401
+# pylint: enable=unused-import
 
 
 # ---------------------------------------------------------------- the kernel side: nft
