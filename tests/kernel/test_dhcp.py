@@ -207,26 +207,39 @@ def test_dhcp_on_a_bridge_port_fails_naming_the_field(lan):
 
 
 def test_use_dns_writes_the_lease_servers_into_resolv_conf(lan, tmp_path):
-    """use_dns lets dhcpcd's own Debian hook write resolv.conf. The run that starts the client is made
-    in a private mount namespace whose /etc/resolv.conf is a bind-mounted temporary file: the client
-    inherits that namespace, so this machine's own resolv.conf is never written."""
+    """use_dns lets dhcpcd's own Debian hook write resolv.conf - the node's, so the run is made inside the
+    node as the netns connection runs it: in the link's network namespace (ip netns exec, no `netns`
+    option) and a private mount namespace whose /etc/resolv.conf is a bind-mounted temporary file. The
+    client inherits that namespace, so this machine's own resolv.conf is never written. With the `netns`
+    option instead, use_dns is refused before anything is touched: a network namespace does not scope
+    /etc/resolv.conf."""
     need('unshare')
+    host_resolv = open('/etc/resolv.conf').read()
     resolv = tmp_path / 'resolv.conf'
     resolv.write_text('nameserver 203.0.113.99\n')
     spec = {'links': [{'name': 'eth0', 'up': True, 'dhcp4': True, 'dhcp_options': {'use_dns': True}}]}
+    with pytest.raises(ValidationError) as e:
+        network.converge(spec, netns=lan.netns)
+    assert e.value.field == 'links[0].dhcp_options.use_dns' and "this machine's own file" in str(e.value)
+    assert not clients(lan)
     code = ('import json, sys; from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import network; '
-            'print(json.dumps(network.converge(json.loads(sys.argv[1]), netns=sys.argv[2])["operations"]))')
+            'print(json.dumps(network.converge(json.loads(sys.argv[1]))["operations"]))')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
                NODENET_RUN_DIR=str(lan.run_dir))
-    res = subprocess.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-                          'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', str(resolv),
-                          sys.executable, '-c', code, json.dumps(spec), lan.netns],
-                         capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout.strip().splitlines()[-1]) == ['modify link eth0', 'create dhcp eth0']
+
+    def inside(state):
+        res = subprocess.run(['ip', 'netns', 'exec', lan.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                              'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', str(resolv),
+                              sys.executable, '-c', code, json.dumps(state)],
+                             capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    assert inside(spec) == ['modify link eth0', 'create dhcp eth0']
     poll('the lease DNS server in resolv.conf', lambda: 'nameserver 192.0.2.53' in resolv.read_text())
     assert 'lab.example' in resolv.read_text()
-    # the same state read from here is no change; dhcp4: false stops the client, whose hook takes its servers out
-    assert network.converge(spec, netns=lan.netns)['changed'] is False
+    # the same state again is no change; dhcp4: false stops the client, whose hook takes its servers out
+    assert inside(spec) == []
     assert network.converge({'links': [{'name': 'eth0', 'dhcp4': False}]}, netns=lan.netns)['operations'] == ['delete dhcp eth0']
     poll('the lease DNS server to leave resolv.conf', lambda: '192.0.2.53' not in resolv.read_text())
+    assert open('/etc/resolv.conf').read() == host_resolv

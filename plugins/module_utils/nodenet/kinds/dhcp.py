@@ -243,6 +243,14 @@ def plan(records, state, ctx):
         if want:
             if name not in present:
                 raise MissingReference("link '%s' does not exist and is not declared" % name, rec['_field'])
+            netns = getattr(getattr(state, 'nl', None), 'nodenet_netns', None)
+            if rec['use_dns'] and netns:
+                base = rec['_field'].rsplit('.', 1)[0] + '.' if '.' in rec['_field'] else ''
+                raise ValidationError("use_dns lets the DHCP client write /etc/resolv.conf, which a network namespace "
+                                      "does not scope: with netns '%s' that would be this machine's own file. Run the "
+                                      "task inside the node (its own mount namespace, as the netns connection does), or "
+                                      "give the resolvers with the resolver section" % netns,
+                                      base + 'dhcp_options.use_dns')
             port_of = _bond_of(name, state, ctx)
             if port_of:
                 raise ValidationError("link '%s' is a port of '%s': a port has no address of its own; set DHCP on '%s' "
