@@ -88,7 +88,7 @@ options:
           - Let the client write the DNS servers and search domains of the lease into the node's resolv.conf (through
             Debian's dhcpcd hook, and resolvconf where installed). Default C(false) - the lease's DNS servers are only
             shown in M(seed.nodenet.network_info); don't use it together with a C(resolver) section.
-          - Refused with I(netns) (a network namespace does not scope C(/etc/resolv.conf): that would be the machine's
+          - Refused with I(netns) (a network namespace does not scope C(/etc/resolv.conf), so that would be the machine's
             own file); run the task inside the node instead (its own mount namespace, as the C(seed.nodenet.netns)
             connection does).
         type: bool
