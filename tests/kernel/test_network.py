@@ -599,6 +599,7 @@ class FakeModule:
                            persist_unit='/nonexistent/nodenet.service', persist_engine_dir='/nonexistent/engine')
         self.params.update(params)
         self.check_mode, self._diff, self.warnings = False, False, []
+        self.no_log_values = set()   # AnsibleModule's: values masked in every output (talos_config's keys)
 
     def warn(self, msg):
         self.warnings.append(msg)
