@@ -13,7 +13,8 @@ __metaclass__ = type
 
 from typing import Dict, List, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, dhcp, link, nic, route, rule, sysctl, vip, vlan, wireguard
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address, bond, bridge, dhcp, link, nic, route, rule
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import sysctl, vip, vlan, wireguard
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall, hostname, hosts, resolver
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Kind, check
 
