@@ -141,8 +141,10 @@ def check_dns(name, probe):
     if not answers:
         return finding('dns', 'fail', name, 'no nameserver: neither nodenet_cluster.dns.nameservers nor the node '
                        'resolver lists one')
+    # NXDOMAIN is an answer: the server works and does not know that name (a lab's or an office's DNS may not
+    # hold the nodes' names); no answer, SERVFAIL, REFUSED, ... are what leaves pods without DNS
     bad = ['%s: %s' % (a['server'], a.get('error') or 'answered %s' % a.get('rcode')) for a in answers
-           if not a.get('answers') or a.get('rcode') != 'NOERROR']
+           if not a.get('answers') or a.get('rcode') not in ('NOERROR', 'NXDOMAIN')]
     if bad:
         return finding('dns', 'fail', name, 'nameservers not answering a query for %s: %s' % (answers[0]['name'], '; '.join(bad)),
                        answers)
@@ -292,12 +294,14 @@ def check_api(name, role, evidence, ports):
     if not results:
         return finding('api', 'skip', name, 'no other node probed port(s) %s (a single control-plane node, or no address '
                        'on a node network)' % ', '.join(str(p) for p in ports))
-    bad = []
+    bad, idle = [], []
     for r in results:
         if r['result'] == 'open':
             continue
-        why = {'refused': 'connection refused: the firewall passes it but nothing listens (is the API server running?)',
-               'timeout': 'no answer: dropped on the way, most likely by a firewall',
+        if r['result'] == 'refused':   # the node answered and the firewall let it through: no API server (yet)
+            idle.append('%s -> %s:%d' % (r['source'], r['address'], r['port']))
+            continue
+        why = {'timeout': 'no answer: dropped on the way, most likely by a firewall',
                'unreachable': 'unreachable: %s' % r.get('error')}.get(r['result'], r['result'])
         bad.append('%s -> %s:%d %s' % (r['source'], r['address'], r['port'], why))
     if bad:
@@ -308,6 +312,10 @@ def check_api(name, role, evidence, ports):
         if rules:
             msg += '; rules on %s that drop it: %s' % (name, '; '.join(rules))
         return finding('api', 'fail', name, msg, results)
+    if idle:
+        return finding('api', 'warn', name, 'reachable and open in the firewall, but nothing listens on port(s) %s (the API '
+                       'server is not running, or not yet): connection refused on %s' % (
+                           ', '.join(str(p) for p in sorted(set(r['port'] for r in results))), '; '.join(idle)), results)
     return finding('api', 'ok', name, 'port(s) %s open from %s' % (
         ', '.join(str(p) for p in sorted(set(r['port'] for r in results))), ', '.join(sorted(set(r['source'] for r in results)))),
         results)

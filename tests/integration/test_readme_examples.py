@@ -44,8 +44,8 @@ CANNOT = [
     ('kind: KubeSpanConfig', 'kept out of the CI time budget: tests/kernel/test_talos.py applies Talos documents '
                              '(KubeSpan reported by name) and the next README example runs talos_config through the module'),
     ('selector: {bus_path: "0000:06:00.*"', 'needs an igb NIC on PCI bus 0000:06:00 and one with a permanent MAC '
-                                              '4e:95:8e:*, which lab namespaces (veths) have not: '
-                                              'tests/kernel/test_selector.py chooses veths by driver and hardware address'),
+                                            '4e:95:8e:*, which lab namespaces (veths) have not: '
+                                            'tests/kernel/test_selector.py chooses veths by driver and hardware address'),
     ('role: seed.nodenet.prereqs', "installs packages and pyroute2 on the node, which here is this machine itself: "
                                    'the system tier (tests/system) runs the role on a fresh Debian VM'),
 ]
