@@ -53,25 +53,8 @@ _value:
   elements: str
 '''
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.seed.nodenet.plugins.plugin_utils import cluster as c
-
-
-def _plain(value):
-    """Ansible's lazy/tagged containers as plain dicts and lists."""
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _nodes(nodes):
-    nodes = _plain(nodes)
-    if not isinstance(nodes, list) or not all(isinstance(n, dict) and n.get('name') for n in nodes):
-        raise AnsibleFilterError('the nodes must be a list of mappings with name, role and network')
-    return nodes
+from ansible_collections.seed.nodenet.plugins.plugin_utils.filterargs import nodes as _nodes, plain as _plain
 
 
 def cluster_config(cluster):

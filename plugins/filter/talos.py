@@ -49,16 +49,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt
+from ansible_collections.seed.nodenet.plugins.plugin_utils.filterargs import plain
 
 
 def _plain(value):
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+    return plain(value, strings=True)
 
 
 def talos_network(config, network=None):
