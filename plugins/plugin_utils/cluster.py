@@ -32,7 +32,7 @@ DEFAULTS = {
     'vip': None,
     'cni': {'plugin': 'none', 'mode': None, 'multus': False},
     'metallb': None,
-    'rollout': {'batch_size': 1, 'rollback_timeout': 120, 'gate_timeout': 20, 'gate_parallel': 8},
+    'rollout': {'batch_size': 1, 'rollback_timeout': 120, 'gate_timeout': 20},
 }
 NETWORK_DEFAULTS = {'name': None, 'cidrs': [], 'mtu': None, 'roles': list(ROLES)}
 WG_OVERHEAD = 80      # IPv6 outer header + UDP + WireGuard: the MTU a mesh link gets below its network's
@@ -317,7 +317,7 @@ def preflight(nodes, cluster):
     bs = c['rollout'].get('batch_size')
     if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
         bad('rollout', 'rollout.batch_size must be a whole number >= 1, got %r' % bs)
-    for key in ('gate_timeout', 'gate_parallel'):
+    for key in ('gate_timeout',):
         v = c['rollout'].get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             bad('rollout', 'rollout.%s must be a whole number >= 1, got %r' % (key, v))
