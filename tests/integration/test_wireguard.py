@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -52,7 +53,7 @@ def lab():
             sh('ip', '-n', n, 'link', 'del', name, check=False)
         for n, name in zip(ns, names):
             for dummy in range(100):
-                if not wg.uapi_served(name, n):
+                if not wgb.uapi_served(name, n):
                     break
                 time.sleep(0.05)
         for n in ns:

@@ -276,13 +276,7 @@ def apply(nl, op):
     name = op['key']
     what = "%s bond '%s'" % (op['action'], name)
     try:
-        if op['action'] == 'create':
-            _create(nl, op['after'])
-        elif op['action'] == 'modify':
-            _modify(nl, name, op['before'], op['after'])
-        elif op['action'] == 'delete':
-            nl.link('del', index=netdev.index(nl, name))
-            netdev.restore_up(nl, op['before'].get('_ports_up'))
+        netdev.apply_link(nl, op, _create, _modify)
     except Exception as e:  # noqa: BLE001
         raise explain(e, what, kind=KIND, feature=FEATURE)
 

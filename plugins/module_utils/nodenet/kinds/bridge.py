@@ -278,13 +278,7 @@ def _vlans_now(nl, idx):
 def apply(nl, op):
     name = op['key']
     try:
-        if op['action'] == 'create':
-            _create(nl, op['after'])
-        elif op['action'] == 'modify':
-            _modify(nl, name, op['before'], op['after'])
-        elif op['action'] == 'delete':
-            nl.link('del', index=netdev.index(nl, name))
-            netdev.restore_up(nl, op['before'].get('_ports_up'))
+        netdev.apply_link(nl, op, _create, _modify)
     except Exception as e:  # noqa: BLE001
         what = "%s bridge '%s'" % (op['action'], name)
         wants_vlans = (op['after'] or {}).get('vlan_filtering') or any('vlans' in p for p in ((op['after'] or {}).get('ports') or {}).values())

@@ -82,10 +82,7 @@ OPTIONS.update(dhcp.LINK_OPTIONS)
 # ---------------------------------------------------------------- validate
 def normalize(entry, where=''):
     """Validate one desired link; return a record with only the fields set."""
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     rec = {'name': v.ifname(entry.get('name'), f('name')) if entry.get('name') is not None or not entry.get('selector') else None,
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}

@@ -35,10 +35,7 @@ def options(**extra):
 
 def normalize_common(entry, where, allowed):
     """Validate the options every link kind has; return (record, field-namer)."""
-    v.reject_unknown(entry, allowed, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, allowed, where)
 
     rec = {'name': v.ifname(entry.get('name'), f('name')),
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
@@ -270,6 +267,19 @@ def restore_up(nl, ports_up):
     for port, up in sorted((ports_up or {}).items()):
         if up and nl.link_lookup(ifname=port):
             set_up(nl, port, True)
+
+
+def apply_link(nl, op, create, modify):
+    """apply() of a link kind with ports (bond, bridge): create(nl, after), modify(nl, name, before,
+    after), or delete the link and bring its former ports back up as they were."""
+    name = op['key']
+    if op['action'] == 'create':
+        create(nl, op['after'])
+    elif op['action'] == 'modify':
+        modify(nl, name, op['before'], op['after'])
+    elif op['action'] == 'delete':
+        nl.link('del', index=index(nl, name))
+        restore_up(nl, op['before'].get('_ports_up'))
 
 
 def ports_of(state, master):

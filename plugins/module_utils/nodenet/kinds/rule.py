@@ -42,10 +42,7 @@ _op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     rec = {'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
            'action': v.choice(entry.get('action') or 'unicast', f('action'), [a for a in ACTIONS if a not in ('goto', 'nop')])}
@@ -136,8 +133,7 @@ def matches(rec, obs):
 def plan(records, state, ctx):
     observed = state.get(KIND)
     ops, seen = [], {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'rules[%d]' % i if len(records) > 1 else '')
+    for where, rec in base.entries(records, SECTION):
         k = key(rec)
         if k in seen:
             raise ValidationError("rule '%s' is declared twice" % k, v.sub(where, 'priority'))
