@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import stat
-import subprocess
 import threading
 import time
 import uuid
@@ -21,19 +20,17 @@ import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
+from testlib import remove_wireguard_nodes
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
+from testlib import sh
 
 pytestmark = pytest.mark.skipif(shutil.which('wireguard-go') is None or shutil.which('wg') is None,
                                 reason='wireguard-go and wg (wireguard-tools) are needed: run scripts/setup')
 
 BACKEND = 'userspace'
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
 def wg_show(ns, name):
@@ -92,14 +89,7 @@ def pair():
             sh('ip', '-n', n.ns, 'link', 'set', 'lo', 'up')
         yield a, b
     finally:
-        for n in (a, b):
-            sh('ip', '-n', n.ns, 'link', 'del', n.wg, check=False)   # stops its wireguard-go
-        for n in (a, b):
-            for dummy in range(100):
-                if not wgb.uapi_served(n.wg, n.ns):
-                    break
-                time.sleep(0.05)
-            sh('ip', 'netns', 'del', n.ns, check=False)
+        remove_wireguard_nodes([(n.ns, n.wg) for n in (a, b)])
 
 
 def tunnel(node, peer, port_self, port_peer, psk=None, extra_peers=(), **kw):

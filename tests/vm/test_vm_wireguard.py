@@ -15,7 +15,6 @@ import binascii
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import uuid
 
@@ -27,10 +26,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
+from testlib import sh
 
 
 def keypair():
