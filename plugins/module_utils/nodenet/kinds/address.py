@@ -140,12 +140,9 @@ def read_some(ops):
 def plan(records, state, ctx):
     observed = state.get(KIND)
     present, absent = base.links_in(ctx, state)
-    ops, seen = [], {}
-    for where, rec in base.entries(records, SECTION):
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("address %s on %s is declared twice" % (rec['address'], rec['link']), v.sub(where, 'address'))
-        seen[k] = True
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: (
+            "address %s on %s is declared twice" % (rec['address'], rec['link']), 'address')):
         obs = observed.get(k)
         if rec['state'] == 'absent':
             if obs is not None and rec['link'] not in absent:

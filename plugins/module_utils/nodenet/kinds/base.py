@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError
 
 try:
     from typing import Protocol, TypedDict
@@ -143,6 +143,20 @@ def entries(records: List[Record], section: str) -> Iterator[Tuple[str, Record]]
     (`<section>[i]`; '' for the one entry of a single-kind module)."""
     for i, rec in enumerate(records):
         yield rec.get('_where', '%s[%d]' % (section, i) if len(records) > 1 else ''), rec
+
+
+def keyed(records: List[Record], section: str, key: Callable[[Record], str],
+          twice: Callable[[Record, str], Tuple[str, str]]) -> Iterator[Tuple[str, str, Record]]:
+    """(field path, key, record) of each entry; two entries with one key are a ValidationError:
+    twice(record, key) -> (message, the option it names)."""
+    seen = set()  # type: Set[str]
+    for where, rec in entries(records, section):
+        k = key(rec)
+        if k in seen:
+            msg, option = twice(rec, k)
+            raise ValidationError(msg, '%s.%s' % (where, option) if where else option)
+        seen.add(k)
+        yield where, k, rec
 
 
 def links_in(ctx: Dict[str, Any], state: Any) -> Tuple[Set[str], Set[str]]:

@@ -308,14 +308,7 @@ def _modify(nl, name, before, after):
     if kw:
         nl.link('set', index=netdev.index(nl, name), kind='bridge', **kw)
     if 'links' in after:
-        old, new = before.get('links') or [], after['links']
-        for port in old:
-            if port not in new:
-                netdev.release(nl, port)
-        netdev.restore_up(nl, after.get('_ports_up'))
-        for port in new:
-            if port not in old:
-                netdev.enslave(nl, port, name)
+        netdev.move_ports(nl, name, before, after)
     for port, want in sorted((after.get('ports') or {}).items()):
         _set_port(nl, port, want, (before.get('ports') or {}).get(port))
     netdev.set_fields(nl, name, dict((k, after[k]) for k in ('mtu', 'hardware_addr', 'up') if k in after))

@@ -269,6 +269,19 @@ def restore_up(nl, ports_up):
             set_up(nl, port, True)
 
 
+def move_ports(nl, master, before, after, down_first=False):
+    """A modify of `master`'s ports: release the ports it no longer has (and bring up again those that
+    were up before they were enslaved), then enslave the new ones."""
+    old, new = before.get('links') or [], after['links']
+    for port in old:
+        if port not in new:
+            release(nl, port)
+    restore_up(nl, after.get('_ports_up'))
+    for port in new:
+        if port not in old:
+            enslave(nl, port, master, down_first=down_first)
+
+
 def apply_link(nl, op, create, modify):
     """apply() of a link kind with ports (bond, bridge): create(nl, after), modify(nl, name, before,
     after), or delete the link and bring its former ports back up as they were."""

@@ -253,12 +253,8 @@ MANAGED = ('gateway', 'source', 'link', 'mtu', 'type', 'nexthops')
 def plan(records, state, ctx):
     observed = state.get(KIND)
     present, absent = base.links_in(ctx, state)
-    ops, seen = [], {}
-    for where, rec in base.entries(records, SECTION):
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("route %s is declared twice" % k, v.sub(where, 'destination'))
-        seen[k] = True
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: ("route %s is declared twice" % k, 'destination')):
         obs = observed.get(k)
         if rec['state'] == 'absent':
             if obs is not None and _matches_for_removal(rec, obs):

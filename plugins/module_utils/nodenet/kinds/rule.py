@@ -132,12 +132,8 @@ def matches(rec, obs):
 
 def plan(records, state, ctx):
     observed = state.get(KIND)
-    ops, seen = [], {}
-    for where, rec in base.entries(records, SECTION):
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("rule '%s' is declared twice" % k, v.sub(where, 'priority'))
-        seen[k] = True
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: ("rule '%s' is declared twice" % k, 'priority')):
         found = [(ok, obs) for ok, obs in sorted(observed.items()) if matches(rec, obs)]
         if rec['state'] == 'absent':
             for ok, obs in found:
