@@ -95,12 +95,7 @@ def normalize(entry, where=''):
         if entry.get(opt) is not None and kind not in kinds:
             raise ValidationError("applies only to links of kind %s (this link's kind is %s)"
                                   % (' or '.join(kinds), "'%s'" % kind if kind else 'not set'), f(opt))
-    if entry.get('up') is not None:
-        rec['up'] = bool(entry['up'])
-    if entry.get('mtu') is not None:
-        rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
-    if entry.get('hardware_addr') is not None:
-        rec['hardware_addr'] = v.mac(entry['hardware_addr'], f('hardware_addr'))
+    netdev.common_fields(entry, rec, f)
     if entry.get('txqueuelen') is not None:
         rec['txqueuelen'] = v.integer(entry['txqueuelen'], f('txqueuelen'), 0, 0xFFFFFFF)
     if entry.get('alias') is not None:

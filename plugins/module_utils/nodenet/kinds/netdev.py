@@ -36,16 +36,20 @@ def options(**extra):
 def normalize_common(entry, where, allowed):
     """Validate the options every link kind has; return (record, field-namer)."""
     f = v.fields(entry, allowed, where)
-
     rec = {'name': v.ifname(entry.get('name'), f('name')),
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
+    common_fields(entry, rec, f)
+    return rec, f
+
+
+def common_fields(entry, rec, f):
+    """The options every link kind has besides its name: up, mtu, hardware_addr (into `rec`)."""
     if entry.get('up') is not None:
         rec['up'] = bool(entry['up'])
     if entry.get('mtu') is not None:
         rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
     if entry.get('hardware_addr') is not None:
         rec['hardware_addr'] = v.mac(entry['hardware_addr'], f('hardware_addr'))
-    return rec, f
 
 
 def check_absent(rec, f, keep=('name', 'state', 'kind')):
