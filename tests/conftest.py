@@ -14,6 +14,9 @@ if not os.path.islink(LINK):
         pass
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+# testlib.py (helpers every tier shares) beside this file
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', COLLECTIONS)
 
 # Load the collection through Ansible's own collection finder from the start. pytest-ansible

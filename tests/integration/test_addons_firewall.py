@@ -28,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, '.venv', 'bin')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'kernel'))
 from test_firewall_traffic import Servers, tcp_probe, udp_probe, run_cmd  # noqa: E402
+from testlib import sh
 
 NODE4, PEER4, OUT4 = '10.77.0.1', '10.77.0.10', '10.77.0.200'
 NODE6, PEER6, OUT6 = 'fd77::1', 'fd77::10', 'fd77::c8'
@@ -41,10 +42,6 @@ CLUSTER = {
     'cni': {'plugin': 'cilium', 'mode': 'vxlan', 'encryption': 'wireguard'},
     'metallb': {'mode': 'l2', 'pools': [{'name': 'default', 'addresses': ['10.77.0.64-10.77.0.80']}]},
 }
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
 @pytest.fixture

@@ -22,19 +22,16 @@ import time
 import uuid
 
 import pytest
+from testlib import sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, '.venv', 'bin')
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
-RUN_DIR = '/run/nodenet'
+MACHINE_RUN_DIR = '/run/nodenet'
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SSHD) or not shutil.which('ssh'),
                                 reason='needs openssh-server and openssh-client (scripts/setup installs them)')
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, capture_output=True, text=True, check=check)
 
 
 def wait_for(pred, limit=60):
@@ -56,6 +53,9 @@ class Lab:
     def __init__(self, tmp):
         tag = uuid.uuid4().hex[:6]
         self.tmp, self.node, self.ctl = tmp, 'nnnet-node-%s' % tag, 'nnnet-ctl-%s' % tag
+        # The node's run directory (lock, pending/confirmed/reverted records, the engine copy the watchdog
+        # runs), given to the module by sshd's SetEnv: the test leaves nothing in the machine's /run/nodenet.
+        self.run_dir = str(tmp / 'run')
         self.sshd = None
 
     def up(self):
@@ -83,7 +83,8 @@ class Lab:
             StrictModes no
             PidFile {t}/sshd.pid
             LogLevel ERROR
-            ''').format(t=t))
+            SetEnv NODENET_RUN_DIR={run}
+            ''').format(t=t, run=self.run_dir))
         os.makedirs('/run/sshd', exist_ok=True)   # sshd's privilege separation directory
         self.sshd = subprocess.Popen(['ip', 'netns', 'exec', self.node, SSHD, '-D', '-e', '-f', str(t / 'sshd_config')],
                                      stdout=subprocess.DEVNULL, stderr=open(str(t / 'sshd.log'), 'w'))
@@ -133,7 +134,7 @@ class Lab:
                 'failed': int(m.group(4)), 'out': p.stdout}
 
     def record(self, kind):
-        p = os.path.join(RUN_DIR, '%s-%s.json' % (kind, node_id(self.node)))
+        p = os.path.join(self.run_dir, '%s-%s.json' % (kind, node_id(self.node)))
         return json.load(open(p)) if os.path.exists(p) else None
 
     def down(self):
@@ -149,11 +150,13 @@ class Lab:
                         os.kill(rec['watchdog_pid'], signal.SIGKILL)
                     except OSError:
                         pass
-            for name in os.listdir(RUN_DIR) if os.path.isdir(RUN_DIR) else []:
-                if node in name:
-                    os.unlink(os.path.join(RUN_DIR, name))
+            leaked = [n for n in (os.listdir(MACHINE_RUN_DIR) if os.path.isdir(MACHINE_RUN_DIR) else []) if node in n]
+            for name in leaked:
+                os.unlink(os.path.join(MACHINE_RUN_DIR, name))
         for ns in (self.node, self.ctl):
             sh('ip', 'netns', 'del', ns, check=False)
+        if node:
+            assert not leaked, 'left in %s (the module ignored NODENET_RUN_DIR): %s' % (MACHINE_RUN_DIR, leaked)
 
 
 @pytest.fixture
@@ -193,6 +196,8 @@ def test_change_that_cuts_the_controller_off_is_reverted_and_ansible_reaches_the
     # nobody can confirm; the watchdog puts the old address back
     assert wait_for(lambda: lab.record('reverted') is not None, 90), lab.addresses()
     assert lab.record('reverted')['errors'] == []
+    # the watchdog ran from the engine copy in the node's own run directory, not the machine's /run/nodenet
+    assert os.path.isfile(os.path.join(lab.run_dir, 'engine', '.digest'))
     r = lab.playbook('''\
         - hosts: node
           gather_facts: false

@@ -6,9 +6,10 @@ node_network.yml: --check from empty (reports changes, touches nothing), run, --
 import os
 import re
 import subprocess
-import uuid
 
 import pytest
+
+from testlib import scratch_netns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -32,10 +33,8 @@ def playbook(name, netns, *extra):
 
 @pytest.fixture
 def netns():
-    name = 'nni-%s' % uuid.uuid4().hex[:8]
-    subprocess.run(['ip', 'netns', 'add', name], check=True)
-    yield name
-    subprocess.run(['ip', 'netns', 'del', name], check=False)
+    with scratch_netns('nni') as name:
+        yield name
 
 
 def links(netns):

@@ -11,22 +11,19 @@ import binascii
 import os
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from testlib import remove_wireguard_nodes
+from testlib import sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, '.venv', 'bin')
 
 pytestmark = pytest.mark.skipif(shutil.which('wireguard-go') is None, reason='wireguard-go is needed: run scripts/setup')
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
 def pieces(b64key, width=20):
@@ -48,15 +45,7 @@ def lab():
             sh('ip', '-n', n, 'link', 'set', 've0', 'up')
         yield ns, names
     finally:
-        for n, name in zip(ns, names):
-            sh('ip', '-n', n, 'link', 'del', name, check=False)
-        for n, name in zip(ns, names):
-            for dummy in range(100):
-                if not wg.uapi_served(name, n):
-                    break
-                time.sleep(0.05)
-        for n in ns:
-            sh('ip', 'netns', 'del', n, check=False)
+        remove_wireguard_nodes(list(zip(ns, names)))
 
 
 def test_wireguard_playbook_vvv_diff_shows_no_secret(lab, tmp_path):

@@ -1,16 +1,39 @@
 """Kernel tier: every test gets its own fresh network namespace; nothing touches the host's network."""
 import json
+import os
 import subprocess
 import uuid
 
 import pytest
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
 
 
 def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+@pytest.fixture
+def run_dir(netns, tmp_path, monkeypatch):
+    """The engine's run directory (node lock, pending/confirmed/reverted records, the engine copy the
+    watchdog runs) in the test's temp dir instead of the machine's /run/nodenet. Afterwards no
+    watchdog of the test is left running and the machine's /run/nodenet holds nothing of its node."""
+    d = tmp_path / 'run'
+    monkeypatch.setattr(agent, 'RUN_DIR', str(d))
+    node = agent.node_id(netns)
+    yield d
+    for f in d.glob('pending-*.json'):
+        pid = json.loads(f.read_text()).get('watchdog_pid')
+        if pid:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+    machine = '/run/nodenet'
+    leaked = [n for n in (os.listdir(machine) if os.path.isdir(machine) else []) if node in n]
+    assert not leaked, 'left in %s: %s' % (machine, leaked)
 
 
 @pytest.fixture

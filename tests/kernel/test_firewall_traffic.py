@@ -19,6 +19,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewa
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, KernelError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
+from testlib import sh
 
 TIMEOUT = 0.4   # a dropped packet is a timeout; the verdict never depends on how long things take
 NODE4, OK4, BAD4 = '10.77.0.1', '10.77.0.10', '10.77.0.20'
@@ -31,10 +32,6 @@ def run_cmd(argv, data=None):
     """The engine's command runner (the modules pass AnsibleModule.run_command)."""
     p = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
     return p.returncode, p.stdout, p.stderr
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
 class Servers(object):

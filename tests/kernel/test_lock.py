@@ -1,7 +1,6 @@
 """Kernel tier: the node lock (lock.py). Two runs on one node take turns: the node ends in exactly
 one of the two declared states, never a mix; a run that waits too long fails naming the holder;
 check mode reads without the lock and says so; a change waiting for confirmation holds the node."""
-import json
 import os
 import threading
 import time
@@ -34,20 +33,6 @@ def observed(netns):
 def expected(net):
     spec = state(net)
     return sorted(a['address'] for a in spec['addresses']), sorted(r['destination'] for r in spec['routes'])
-
-
-@pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    d = tmp_path / 'run'
-    monkeypatch.setattr(agent, 'RUN_DIR', str(d))
-    yield d
-    for f in d.glob('pending-*.json'):
-        pid = json.loads(f.read_text()).get('watchdog_pid')
-        if pid:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
 
 
 def test_two_engines_started_at_the_same_instant_end_in_exactly_one_state(netns, run_dir):

@@ -7,7 +7,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -18,6 +17,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 
 from conftest import sh
+from testlib import wait_for
 
 NODE = {
     'links': [
@@ -253,31 +253,6 @@ def test_files_in_the_same_plan(run, tmp_path):
 
 
 # ---------------------------------------------------------------- confirm-or-revert (engine level)
-def wait_for(pred, limit=30):
-    """Poll until pred() is true; the bound only stops a broken test from hanging."""
-    t0 = time.time()
-    while time.time() - t0 < limit:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-@pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    d = tmp_path / 'run'
-    monkeypatch.setattr(agent, 'RUN_DIR', str(d))
-    yield d
-    # no watchdog may outlive its test
-    for f in d.glob('pending-*.json'):
-        pid = json.loads(f.read_text()).get('watchdog_pid')
-        if pid:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-
-
 def armed_change(run, netns, timeout, spec):
     armed = {}
     r = run(spec, on_applied=lambda journal, snaps: armed.update(agent.arm(journal, snaps, timeout, netns)))

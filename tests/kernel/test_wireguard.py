@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import stat
-import subprocess
 import threading
 import time
 import uuid
@@ -20,10 +19,13 @@ import uuid
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
+from testlib import remove_wireguard_nodes
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
+from testlib import sh
 
 pytestmark = pytest.mark.skipif(shutil.which('wireguard-go') is None or shutil.which('wg') is None,
                                 reason='wireguard-go and wg (wireguard-tools) are needed: run scripts/setup')
@@ -31,16 +33,12 @@ pytestmark = pytest.mark.skipif(shutil.which('wireguard-go') is None or shutil.w
 BACKEND = 'userspace'
 
 
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
-
-
 def wg_show(ns, name):
     """`wg show <name> dump` in `ns`: wireguard-tools looks in /var/run/wireguard, so bind the namespace's own
     socket directory there, in a private mount namespace, as the module does for wireguard-go."""
     return sh('unshare', '--mount', '--propagation', 'private', 'sh', '-c',
               'mount --bind "$1" /var/run/wireguard && exec ip netns exec "$2" wg show "$3" dump',
-              'sh', wg.uapi_dir(ns), ns, name).stdout
+              'sh', wgb.uapi_dir(ns), ns, name).stdout
 
 
 def keypair():
@@ -91,14 +89,7 @@ def pair():
             sh('ip', '-n', n.ns, 'link', 'set', 'lo', 'up')
         yield a, b
     finally:
-        for n in (a, b):
-            sh('ip', '-n', n.ns, 'link', 'del', n.wg, check=False)   # stops its wireguard-go
-        for n in (a, b):
-            for dummy in range(100):
-                if not wg.uapi_served(n.wg, n.ns):
-                    break
-                time.sleep(0.05)
-            sh('ip', 'netns', 'del', n.ns, check=False)
+        remove_wireguard_nodes([(n.ns, n.wg) for n in (a, b)])
 
 
 def tunnel(node, peer, port_self, port_peer, psk=None, extra_peers=(), **kw):
@@ -207,7 +198,7 @@ def test_tunnel_tcp_then_peers_changed_and_removed(pair):
     r = a.apply({'wireguard': [{'name': a.wg, 'state': 'absent'}]})
     assert r['operations'] == ['delete wireguard %s' % a.wg]
     assert a.wg not in sh('ip', '-n', a.ns, '-o', 'link').stdout
-    assert not wg.uapi_served(a.wg, a.ns) and not os.path.exists(wg.uapi_path(a.wg, a.ns))
+    assert not wgb.uapi_served(a.wg, a.ns) and not os.path.exists(wgb.uapi_path(a.wg, a.ns))
     assert a.apply({'wireguard': [{'name': a.wg, 'state': 'absent'}]})['changed'] is False
 
 
@@ -217,7 +208,7 @@ def test_check_mode_and_diff_show_no_secret(pair):
     before = sh('ip', '-n', a.ns, '-o', 'link').stdout
     r = a.apply(tunnel(a, b, 51820, 51821, psk=psk, firewall_mark=42), check_mode=True, diff_mode=True)
     assert r['changed'] and r['operations'][0] == 'create wireguard %s' % a.wg
-    assert sh('ip', '-n', a.ns, '-o', 'link').stdout == before and not os.path.exists(wg.uapi_path(a.wg, a.ns))
+    assert sh('ip', '-n', a.ns, '-o', 'link').stdout == before and not os.path.exists(wgb.uapi_path(a.wg, a.ns))
     after = r['diff'][0]['after']
     assert a.public in after and 'firewall_mark: 42' in after and '<redacted:' in after
     text = json.dumps(r['diff']) + repr(r)
@@ -290,9 +281,9 @@ def test_the_same_name_in_two_namespaces_carries_traffic(pair):
     try:
         a.apply(tunnel(a, b, 51820, 51821))
         b.apply(tunnel(b, a, 51821, 51820))
-        assert wg.uapi_path('wg0', a.ns) != wg.uapi_path('wg0', b.ns)
-        assert wg.uapi_in_netns('wg0', a.ns) == 'here' and wg.uapi_in_netns('wg0', b.ns) == 'here'
-        assert not os.path.exists(wg.uapi_path('wg0')), 'nothing in the machine-wide directory'
+        assert wgb.uapi_path('wg0', a.ns) != wgb.uapi_path('wg0', b.ns)
+        assert wgb.uapi_in_netns('wg0', a.ns) == 'here' and wgb.uapi_in_netns('wg0', b.ns) == 'here'
+        assert not os.path.exists(wgb.uapi_path('wg0')), 'nothing in the machine-wide directory'
         assert a.dump()['public_key'] == a.public and b.dump()['public_key'] == b.public
         assert tcp_exchange(a, b) == b'HELLO THROUGH WIREGUARD'
         da, db = a.dump(), b.dump()
@@ -309,7 +300,7 @@ def test_the_same_name_in_two_namespaces_carries_traffic(pair):
         for n in (a, b):
             sh('ip', '-n', n.ns, 'link', 'del', 'wg0', check=False)
             for dummy in range(100):
-                if not wg.uapi_served('wg0', n.ns):
+                if not wgb.uapi_served('wg0', n.ns):
                     break
                 time.sleep(0.05)
 
@@ -327,10 +318,10 @@ def test_rollback_of_create_and_of_changed_peers(pair, tmp_path):
     assert a.wg not in sh('ip', '-n', a.ns, '-o', 'link').stdout
     assert not os.path.exists(path)
     for dummy in range(100):
-        if not wg.uapi_served(a.wg, a.ns):
+        if not wgb.uapi_served(a.wg, a.ns):
             break
         time.sleep(0.05)
-    assert not wg.uapi_served(a.wg, a.ns)
+    assert not wgb.uapi_served(a.wg, a.ns)
 
     a.apply(tunnel(a, b, 51820, 51821))
     before = a.dump()

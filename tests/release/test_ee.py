@@ -10,10 +10,11 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 
 import pytest
 import yaml
+
+from testlib import scratch_netns
 
 from .common import ROOT, VENV, build_tarball, run, scratch
 
@@ -81,10 +82,8 @@ def private_data_dir(work, name, ns):
 
 @pytest.fixture
 def netns():
-    name = 'nnee-%s' % uuid.uuid4().hex[:8]
-    subprocess.run(['ip', 'netns', 'add', name], check=True)
-    yield name
-    subprocess.run(['ip', 'netns', 'del', name], check=False)
+    with scratch_netns('nnee') as name:
+        yield name
 
 
 def applied(ns):

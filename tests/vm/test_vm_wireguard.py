@@ -15,21 +15,18 @@ import binascii
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import uuid
 
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
+from testlib import sh
 
 
 def keypair():
@@ -118,7 +115,7 @@ def pair():
 
 def test_kernel_backend_tunnel_peers_rollback_removal(pair):
     assert shutil.which('wg'), 'wireguard-tools (wg) is needed: run scripts/setup'
-    assert wg.kernel_has_wireguard()
+    assert wgb.kernel_has_wireguard()
     a, b = pair
     psk = wg.b64(wg.generate_private_key())
     ra = a.apply(tunnel(a, b, 51820, 51821, psk=psk), diff_mode=True)

@@ -42,6 +42,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.persist import (  # noqa: F401
     ENGINE_DIR, STATE_FILE, UNIT_FILE, apply_state, load_state, persist_apply, persist_files, persist_plan)
 # pylint: enable=unused-import
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.persist import read_json as _read_json
 
 RUN_DIR = os.environ.get('NODENET_RUN_DIR', '/run/nodenet')
 POLL = 0.2
@@ -80,14 +81,6 @@ def _write_json(path, data, mode=0o600):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (IOError, OSError):
-        return None
 
 
 def _alive(pid):

@@ -9,8 +9,10 @@ __metaclass__ = type
 
 import os
 import time
+from typing import Any, List, Optional
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Op, Record
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import batch, forget_links
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import summary
@@ -20,7 +22,7 @@ VERIFY_TRIES = 20
 VERIFY_DELAY = 0.05
 
 
-def apply_plan(nl, ops, fail_after=None, state=None):
+def apply_plan(nl: Any, ops: List[Op], fail_after: Optional[int] = None, state: Optional[State] = None) -> List[Op]:
     """Apply `ops` in order. On failure roll back what was applied and raise ApplyError.
 
     Returns the journal (the applied operations).
@@ -70,7 +72,7 @@ def apply_plan(nl, ops, fail_after=None, state=None):
 BATCH_MIN = 8
 
 
-def apply_one(nl, op):
+def apply_one(nl: Any, op: Op) -> None:
     """Apply one operation. Anything done to a link (of any kind: a bond's mode change, a
     userspace WireGuard link recreated by its daemon) may change which index a name has:
     the per-socket index cache (netlink.link_index) is dropped then."""
@@ -189,13 +191,13 @@ class Snapshot(object):
         return out
 
 
-def journal_data(journal):
+def journal_data(journal: List[Op]) -> List[Record]:
     """The journal as plain data for a file (the confirm-or-revert watchdog): a kind whose operations
     hold more than data (WireGuard's keys) gives its own form (kind.to_journal), never with a secret."""
     return [KINDS[op['kind']].to_journal(op) if hasattr(KINDS[op['kind']], 'to_journal') else op for op in journal]
 
 
-def rollback(nl, journal):
+def rollback(nl: Any, journal: List[Op]) -> List[str]:
     errors = []
     for op in reversed(journal):
         inv = KINDS[op['kind']].inverse(op)
@@ -206,7 +208,7 @@ def rollback(nl, journal):
     return errors
 
 
-def verify(nl, ops):
+def verify(nl: Any, ops: List[Op]) -> None:
     """Re-read the kernel until every operation's result is visible (bounded). Only what the plan
     touched is re-read: the kinds of its operations and, where the kind can narrow its read
     (kind.read_some), only the links or tables the operations name."""

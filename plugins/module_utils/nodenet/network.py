@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+from typing import Any, Callable, Dict, Optional
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import checks
@@ -83,7 +84,8 @@ def object_diff(ops):
     return out
 
 
-def converge(spec, netns=None, check_mode=False, lock_timeout=None, task='seed.nodenet.network', **kwargs):
+def converge(spec: Dict[str, Any], netns: Optional[str] = None, check_mode: bool = False, lock_timeout: Optional[float] = None,
+             task: str = 'seed.nodenet.network', **kwargs: Any) -> Dict[str, Any]:
     """_converge() under the node lock (check mode reads without it; see lock.call)."""
     return lock.call(lambda: _converge(spec, netns=netns, check_mode=check_mode, **kwargs), netns, check_mode,
                      lock_timeout, task)
@@ -212,13 +214,14 @@ def _strip(value):
     return value
 
 
-def run_module(module):
+def run_module(module: Any) -> None:
     """Entry point of seed.nodenet.network: the engine's run() through the Ansible adapter."""
     adapter.run(module, lambda: run(module.params, check_mode=module.check_mode, diff_mode=module._diff,
                                     run_command=module.run_command, hide=module.no_log_values.update))
 
 
-def run(p, check_mode=False, diff_mode=False, run_command=None, hide=None):
+def run(p: Dict[str, Any], check_mode: bool = False, diff_mode: bool = False, run_command: Optional[Callable[..., Any]] = None,
+        hide: Optional[Callable[[Any], Any]] = None) -> Dict[str, Any]:
     """The network module on plain data: p is its parameters (every option, None when unset).
     Returns the module's result; raises NodenetError. run_command(argv, data=None, binary_data=False)
     runs commands on the node (nft, systemctl, hostnamectl; Ansible's module.run_command).

@@ -27,7 +27,8 @@ UNIT_FILE = '/etc/systemd/system/nodenet.service'
 ENGINE_DIR = '/usr/local/lib/seed-nodenet'
 
 
-def _read_json(path):
+def read_json(path):
+    """A JSON file's data, or None when it can't be read."""
     try:
         with open(path) as f:
             return json.load(f)
@@ -154,7 +155,7 @@ def persist_apply(enabled, changes, unit_file, engine_dir, run=None):
 
 
 def load_state(path):
-    data = _read_json(path)
+    data = read_json(path)
     if data is None:
         raise ValidationError('cannot read the persisted state %s' % path, 'persist_path')
     if data.get('version') != 1:

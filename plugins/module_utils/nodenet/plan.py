@@ -17,7 +17,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry impo
 LAST_RANK = max(m.RANK for m in KINDS.values() if not getattr(m, 'SINGLE', False))
 
 
-def normalize(desired):
+def normalize(desired: Dict[str, List[Record]]) -> Dict[str, List[Record]]:
     """{kind: [raw entries]} -> {kind: [records]}; raises ValidationError naming the field."""
     out = {}
     derived = {}   # entries one kind's record derives for a later kind (a link's dhcp4 -> a dhcp entry)

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Dict, List, Optional
+
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import checks
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff as diffmod
@@ -19,13 +21,15 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import n
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS
 
 
-def converge(desired, netns=None, check_mode=False, lock_timeout=None, task=None, **kwargs):
+def converge(desired: Dict[str, List[Dict[str, Any]]], netns: Optional[str] = None, check_mode: bool = False,
+             lock_timeout: Optional[float] = None, task: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
     """_converge() under the node lock (check mode reads without it; see lock.call)."""
     return lock.call(lambda: _converge(desired, netns=netns, check_mode=check_mode, **kwargs), netns, check_mode,
                      lock_timeout, task or 'seed.nodenet.%s' % ', '.join(sorted(desired)))
 
 
-def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after=None):
+def _converge(desired: Dict[str, List[Dict[str, Any]]], netns: Optional[str] = None, check_mode: bool = False,
+              diff_mode: bool = False, fail_after: Optional[int] = None) -> Dict[str, Any]:
     """Make the node match `desired` ({kind: [entries]}). Returns a result dict.
 
     Raises NodenetError (ValidationError before anything is touched, ApplyError
@@ -55,7 +59,8 @@ def _converge(desired, netns=None, check_mode=False, diff_mode=False, fail_after
         nl.close()
 
 
-def single(kind, params, netns=None, check_mode=False, diff_mode=False, lock_timeout=None):
+def single(kind: str, params: Dict[str, Any], netns: Optional[str] = None, check_mode: bool = False,
+           diff_mode: bool = False, lock_timeout: Optional[float] = None) -> Dict[str, Any]:
     """A single-kind module's run on plain data: `params` is one entry. Returns the module's result
     (the object after the run under the kind's name, plus kind.module_result); raises NodenetError."""
     entry = dict((k, val) for k, val in params.items() if k in KINDS[kind].OPTIONS and val is not None)
@@ -82,7 +87,7 @@ def single(kind, params, netns=None, check_mode=False, diff_mode=False, lock_tim
     return result
 
 
-def run_single(module, kind):
+def run_single(module: Any, kind: str) -> None:
     """Entry point for a single-kind module: the module's params are one entry."""
     p = module.params
     adapter.run(module, lambda: single(kind, p, netns=p.get('netns'), check_mode=module.check_mode, diff_mode=module._diff,

@@ -129,3 +129,10 @@ def reject_unknown(entry, allowed, where):
 
 def sub(where, name):
     return '%s.%s' % (where, name) if where else name
+
+
+def fields(entry, allowed, where):
+    """The start of every kind's normalize(): refuse options the kind does not have, then return
+    f(name) -> the field path of one option of this entry (`where.name`) for error messages."""
+    reject_unknown(entry, allowed, where)
+    return lambda name: sub(where, name)

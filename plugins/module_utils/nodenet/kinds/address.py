@@ -14,7 +14,7 @@ import struct
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETADDR, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, batch, link_index, read_sysctl, write_sysctl)
@@ -52,10 +52,7 @@ _op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     iface = v.interface(entry.get('address'), f('address'))
     rec = {
@@ -142,23 +139,16 @@ def read_some(ops):
 
 def plan(records, state, ctx):
     observed = state.get(KIND)
-    links = state.links()
-    present = ctx.get('link_present', set(links))
-    absent = ctx.get('link_absent', set())
-    ops, seen = [], {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'addresses[%d]' % i if len(records) > 1 else '')
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("address %s on %s is declared twice" % (rec['address'], rec['link']), v.sub(where, 'address'))
-        seen[k] = True
+    present, absent = base.links_in(ctx, state)
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: (
+            "address %s on %s is declared twice" % (rec['address'], rec['link']), 'address')):
         obs = observed.get(k)
         if rec['state'] == 'absent':
             if obs is not None and rec['link'] not in absent:
                 ops.append(_op('delete', k, before=obs))
             continue
-        if rec['link'] in absent or rec['link'] not in present:
-            raise MissingReference("link '%s' does not exist and is not declared" % rec['link'], v.sub(where, 'link'))
+        base.need_link(rec['link'], v.sub(where, 'link'), present, absent)
         if obs is None:
             ops.append(_op('create', k, after=_clean(rec)))
         elif 'label' in rec and (obs.get('label') or rec['link']) != rec['label']:

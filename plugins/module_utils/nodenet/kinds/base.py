@@ -13,7 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError
 
 try:
     from typing import Protocol, TypedDict
@@ -134,3 +136,35 @@ def presence(kind: str, noun: str, check: Callable[[Op, Record], Optional[str]])
         why = check(o, obs)
         return why is None, why
     return satisfied
+
+
+def entries(records: List[Record], section: str) -> Iterator[Tuple[str, Record]]:
+    """(field path, record) of each entry of a section: the path that names it in errors
+    (`<section>[i]`; '' for the one entry of a single-kind module)."""
+    for i, rec in enumerate(records):
+        yield rec.get('_where', '%s[%d]' % (section, i) if len(records) > 1 else ''), rec
+
+
+def keyed(records: List[Record], section: str, key: Callable[[Record], str],
+          twice: Callable[[Record, str], Tuple[str, str]]) -> Iterator[Tuple[str, str, Record]]:
+    """(field path, key, record) of each entry; two entries with one key are a ValidationError:
+    twice(record, key) -> (message, the option it names)."""
+    seen = set()  # type: Set[str]
+    for where, rec in entries(records, section):
+        k = key(rec)
+        if k in seen:
+            msg, option = twice(rec, k)
+            raise ValidationError(msg, '%s.%s' % (where, option) if where else option)
+        seen.add(k)
+        yield where, k, rec
+
+
+def links_in(ctx: Dict[str, Any], state: Any) -> Tuple[Set[str], Set[str]]:
+    """(links that exist or that the plan creates, links that the plan removes)."""
+    return ctx.get('link_present', set(state.links())), ctx.get('link_absent', set())
+
+
+def need_link(name: str, field: str, present: Set[str], absent: Set[str]) -> None:
+    """MissingReference naming `field` unless link `name` exists (and stays) or is declared."""
+    if name in absent or name not in present:
+        raise MissingReference("link '%s' does not exist and is not declared" % name, field)

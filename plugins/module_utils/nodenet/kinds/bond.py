@@ -208,7 +208,6 @@ declare = netdev.declarer(KIND, lambda rec: rec.get('links') or ())
 
 def plan(records, state, ctx):
     def present(rec, obs, where, f):
-        name = rec['name']
         mode = rec.get('mode') or (obs or {}).get('mode') or 'balance-rr'
         check_modes(rec, mode, f)
         netdev.check_ports(ctx, state, rec, f)
@@ -276,13 +275,7 @@ def apply(nl, op):
     name = op['key']
     what = "%s bond '%s'" % (op['action'], name)
     try:
-        if op['action'] == 'create':
-            _create(nl, op['after'])
-        elif op['action'] == 'modify':
-            _modify(nl, name, op['before'], op['after'])
-        elif op['action'] == 'delete':
-            nl.link('del', index=netdev.index(nl, name))
-            netdev.restore_up(nl, op['before'].get('_ports_up'))
+        netdev.apply_link(nl, op, _create, _modify)
     except Exception as e:  # noqa: BLE001
         raise explain(e, what, kind=KIND, feature=FEATURE)
 
@@ -333,14 +326,7 @@ def _modify(nl, name, before, after):
             netdev.set_up(nl, name, False)
         nl.link('set', index=netdev.index(nl, name), kind='bond', **kw)
     if 'links' in after:
-        old, new = before.get('links') or [], after['links']
-        for port in old:
-            if port not in new:
-                netdev.release(nl, port)
-        netdev.restore_up(nl, after.get('_ports_up'))
-        for port in new:
-            if port not in old:
-                netdev.enslave(nl, port, name, down_first=True)
+        netdev.move_ports(nl, name, before, after, down_first=True)
     if 'primary' in after and fits('primary', mode):
         _set_primary(nl, name, after['primary'])
     netdev.set_fields(nl, name, dict((k, after[k]) for k in ('mtu', 'hardware_addr') if k in after))

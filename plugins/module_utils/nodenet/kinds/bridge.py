@@ -278,13 +278,7 @@ def _vlans_now(nl, idx):
 def apply(nl, op):
     name = op['key']
     try:
-        if op['action'] == 'create':
-            _create(nl, op['after'])
-        elif op['action'] == 'modify':
-            _modify(nl, name, op['before'], op['after'])
-        elif op['action'] == 'delete':
-            nl.link('del', index=netdev.index(nl, name))
-            netdev.restore_up(nl, op['before'].get('_ports_up'))
+        netdev.apply_link(nl, op, _create, _modify)
     except Exception as e:  # noqa: BLE001
         what = "%s bridge '%s'" % (op['action'], name)
         wants_vlans = (op['after'] or {}).get('vlan_filtering') or any('vlans' in p for p in ((op['after'] or {}).get('ports') or {}).values())
@@ -314,14 +308,7 @@ def _modify(nl, name, before, after):
     if kw:
         nl.link('set', index=netdev.index(nl, name), kind='bridge', **kw)
     if 'links' in after:
-        old, new = before.get('links') or [], after['links']
-        for port in old:
-            if port not in new:
-                netdev.release(nl, port)
-        netdev.restore_up(nl, after.get('_ports_up'))
-        for port in new:
-            if port not in old:
-                netdev.enslave(nl, port, name)
+        netdev.move_ports(nl, name, before, after)
     for port, want in sorted((after.get('ports') or {}).items()):
         _set_port(nl, port, want, (before.get('ports') or {}).get(port))
     netdev.set_fields(nl, name, dict((k, after[k]) for k in ('mtu', 'hardware_addr', 'up') if k in after))

@@ -79,10 +79,7 @@ def derive(entry, where):
 
 def normalize(entry, where=''):
     link = entry.pop('_link', None)
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     opts = entry.get('dhcp_options') or {}
     if not isinstance(opts, dict):

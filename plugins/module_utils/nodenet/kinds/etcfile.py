@@ -31,11 +31,6 @@ RANK = 10           # after every netlink kind: the files name what the links an
 NOTHING = '; nothing was changed'
 
 
-def _paths(params: Record, defaults: Dict[str, str]) -> List[str]:
-    """The files a section writes: {option: default path} -> [path]."""
-    return [params.get(opt) or default for opt, default in defaults.items()]
-
-
 def snapshot(section: str, paths: List[str]) -> Record:
     """What undoing a file section needs: the files' contents (None: absent) and, for the host name,
     the kernel's names."""
@@ -86,15 +81,25 @@ def check_writable(section: str, path: str) -> None:
 
 
 class FileKind(object):
-    """The Kind functions of one file section. converge(params, check_mode, diff_mode, run) is the file
-    engine's; paths(params) the files it may write (the snapshot)."""
+    """The Kind of one file section. converge(params, files, check_mode, diff_mode, run) is the file
+    engine's, `files` the section's paths ({option: path}, each option's default filled in from
+    `defaults`): the files it may write (the snapshot)."""
 
-    def __init__(self, section: str, converge: Callable[..., Record], paths: Callable[[Record], List[str]],
+    def __init__(self, section: str, converge: Callable[..., Record], defaults: Dict[str, str],
                  validate: Callable[[Record], Any]) -> None:
         self.section = section
-        self.converge = converge
-        self.paths = paths
+        self.engine = converge
+        self.defaults = defaults
         self.validate = validate
+
+    def files(self, params: Record) -> Dict[str, str]:
+        return dict((opt, params.get(opt) or default) for opt, default in self.defaults.items())
+
+    def paths(self, params: Record) -> List[str]:
+        return list(self.files(params).values())
+
+    def converge(self, params: Record, **kw: Any) -> Record:
+        return self.engine(params, self.files(params), **kw)
 
     def _call(self, params: Record, check_mode: bool, run: Any = None, diff_mode: bool = False) -> Record:
         try:
@@ -159,6 +164,9 @@ class FileKind(object):
         return o.get('diff')
 
     def bind(self, namespace: Dict[str, Any]) -> None:
-        """Define the Kind functions in a kind module's namespace."""
+        """Define the Kind names in a kind module's namespace: one mapping per node (SINGLE), named
+        like its section, ranked after every netlink kind, no kernel feature of its own."""
+        namespace.update(KIND=self.section, SECTION=self.section, RANK=RANK, LINK=False, SINGLE=True, FEATURE=None)
+        namespace.setdefault('INFO', None)
         for name in ('normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied', 'describe', 'diff'):
             namespace[name] = getattr(self, name)

@@ -2,25 +2,18 @@
 # Copyright: seed.nodenet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `hostname` section of the network module as a kind: /etc/hostname and the kernel's names
-(UTS namespace), planned and undone like every other kind (kinds/etcfile.py)."""
+(UTS namespace), planned and undone like every other kind (kinds/etcfile.py: KIND, SECTION, RANK, ...)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as engine
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import RANK as FILE_RANK, FileKind
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import FileKind
 
-KIND = SECTION = 'hostname'
-RANK = FILE_RANK
-LINK = False
-SINGLE = True       # one mapping per node, not a list of entries
-FEATURE = None
 INFO = None         # network_info reads it itself (hostname)
 OPTIONS = dict(hostname=dict(type='str', required=True),
                path=dict(type='path', default=engine.HOSTNAME_FILE))
 
-FileKind(SECTION,
-         lambda p, run=None, **kw: engine.converge(p, path=p.get('path') or engine.HOSTNAME_FILE, run=run, **kw),
-         lambda p: [p.get('path') or engine.HOSTNAME_FILE],
-         lambda p: engine.normalize(p.get('hostname'))).bind(globals())
+FileKind('hostname', lambda p, files, **kw: engine.converge(p, path=files['path'], **kw),
+         dict(path=engine.HOSTNAME_FILE), lambda p: engine.normalize(p.get('hostname'))).bind(globals())

@@ -82,10 +82,7 @@ OPTIONS.update(dhcp.LINK_OPTIONS)
 # ---------------------------------------------------------------- validate
 def normalize(entry, where=''):
     """Validate one desired link; return a record with only the fields set."""
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     rec = {'name': v.ifname(entry.get('name'), f('name')) if entry.get('name') is not None or not entry.get('selector') else None,
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
@@ -98,12 +95,7 @@ def normalize(entry, where=''):
         if entry.get(opt) is not None and kind not in kinds:
             raise ValidationError("applies only to links of kind %s (this link's kind is %s)"
                                   % (' or '.join(kinds), "'%s'" % kind if kind else 'not set'), f(opt))
-    if entry.get('up') is not None:
-        rec['up'] = bool(entry['up'])
-    if entry.get('mtu') is not None:
-        rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
-    if entry.get('hardware_addr') is not None:
-        rec['hardware_addr'] = v.mac(entry['hardware_addr'], f('hardware_addr'))
+    netdev.common_fields(entry, rec, f)
     if entry.get('txqueuelen') is not None:
         rec['txqueuelen'] = v.integer(entry['txqueuelen'], f('txqueuelen'), 0, 0xFFFFFFF)
     if entry.get('alias') is not None:

@@ -35,20 +35,21 @@ def options(**extra):
 
 def normalize_common(entry, where, allowed):
     """Validate the options every link kind has; return (record, field-namer)."""
-    v.reject_unknown(entry, allowed, where)
-
-    def f(name):
-        return v.sub(where, name)
-
+    f = v.fields(entry, allowed, where)
     rec = {'name': v.ifname(entry.get('name'), f('name')),
            'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent'))}
+    common_fields(entry, rec, f)
+    return rec, f
+
+
+def common_fields(entry, rec, f):
+    """The options every link kind has besides its name: up, mtu, hardware_addr (into `rec`)."""
     if entry.get('up') is not None:
         rec['up'] = bool(entry['up'])
     if entry.get('mtu') is not None:
         rec['mtu'] = v.mtu(entry['mtu'], f('mtu'))
     if entry.get('hardware_addr') is not None:
         rec['hardware_addr'] = v.mac(entry['hardware_addr'], f('hardware_addr'))
-    return rec, f
 
 
 def check_absent(rec, f, keep=('name', 'state', 'kind')):
@@ -270,6 +271,32 @@ def restore_up(nl, ports_up):
     for port, up in sorted((ports_up or {}).items()):
         if up and nl.link_lookup(ifname=port):
             set_up(nl, port, True)
+
+
+def move_ports(nl, master, before, after, down_first=False):
+    """A modify of `master`'s ports: release the ports it no longer has (and bring up again those that
+    were up before they were enslaved), then enslave the new ones."""
+    old, new = before.get('links') or [], after['links']
+    for port in old:
+        if port not in new:
+            release(nl, port)
+    restore_up(nl, after.get('_ports_up'))
+    for port in new:
+        if port not in old:
+            enslave(nl, port, master, down_first=down_first)
+
+
+def apply_link(nl, op, create, modify):
+    """apply() of a link kind with ports (bond, bridge): create(nl, after), modify(nl, name, before,
+    after), or delete the link and bring its former ports back up as they were."""
+    name = op['key']
+    if op['action'] == 'create':
+        create(nl, op['after'])
+    elif op['action'] == 'modify':
+        modify(nl, name, op['before'], op['after'])
+    elif op['action'] == 'delete':
+        nl.link('del', index=index(nl, name))
+        restore_up(nl, op['before'].get('_ports_up'))
 
 
 def ports_of(state, master):

@@ -13,7 +13,7 @@ import struct
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETROUTE, attrs, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
@@ -63,10 +63,7 @@ _op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     rec = {'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
            'type': v.choice(entry.get('type') or 'unicast', f('type'), TYPES)}
@@ -255,26 +252,19 @@ MANAGED = ('gateway', 'source', 'link', 'mtu', 'type', 'nexthops')
 
 def plan(records, state, ctx):
     observed = state.get(KIND)
-    present = ctx.get('link_present', set(state.links()))
-    absent = ctx.get('link_absent', set())
-    ops, seen = [], {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'routes[%d]' % i if len(records) > 1 else '')
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("route %s is declared twice" % k, v.sub(where, 'destination'))
-        seen[k] = True
+    present, absent = base.links_in(ctx, state)
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: ("route %s is declared twice" % k, 'destination')):
         obs = observed.get(k)
         if rec['state'] == 'absent':
             if obs is not None and _matches_for_removal(rec, obs):
                 ops.append(_op('delete', k, before=obs))
             continue
-        if rec.get('link') and (rec['link'] not in present or rec['link'] in absent):
-            raise MissingReference("link '%s' does not exist and is not declared" % rec['link'], v.sub(where, 'link'))
+        if rec.get('link'):
+            base.need_link(rec['link'], v.sub(where, 'link'), present, absent)
         for j, hop in enumerate(rec.get('nexthops') or []):
-            if hop['link'] and (hop['link'] not in present or hop['link'] in absent):
-                raise MissingReference("link '%s' does not exist and is not declared" % hop['link'],
-                                       '%s[%d].link' % (v.sub(where, 'nexthops'), j))
+            if hop['link']:
+                base.need_link(hop['link'], '%s[%d].link' % (v.sub(where, 'nexthops'), j), present, absent)
         want = _clean(rec)
         if obs is None:
             ops.append(_op('create', k, after=want))

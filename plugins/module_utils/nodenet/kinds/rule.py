@@ -42,10 +42,7 @@ _op = base.maker(KIND)
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     rec = {'state': v.choice(entry.get('state') or 'present', f('state'), ('present', 'absent')),
            'action': v.choice(entry.get('action') or 'unicast', f('action'), [a for a in ACTIONS if a not in ('goto', 'nop')])}
@@ -135,13 +132,8 @@ def matches(rec, obs):
 
 def plan(records, state, ctx):
     observed = state.get(KIND)
-    ops, seen = [], {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'rules[%d]' % i if len(records) > 1 else '')
-        k = key(rec)
-        if k in seen:
-            raise ValidationError("rule '%s' is declared twice" % k, v.sub(where, 'priority'))
-        seen[k] = True
+    ops = []
+    for where, k, rec in base.keyed(records, SECTION, key, lambda rec, k: ("rule '%s' is declared twice" % k, 'priority')):
         found = [(ok, obs) for ok, obs in sorted(observed.items()) if matches(rec, obs)]
         if rec['state'] == 'absent':
             for ok, obs in found:

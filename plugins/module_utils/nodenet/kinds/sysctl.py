@@ -103,10 +103,7 @@ def value_text(value, field):
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     settings = entry.get('settings') or {}
     if not isinstance(settings, dict):

@@ -27,7 +27,7 @@ import time
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index, write_sysctl
 
 KIND = 'vip'
@@ -50,10 +50,7 @@ OPTIONS = dict(
 
 
 def normalize(entry, where=''):
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     raw = entry.get('address')
     text = str(raw).strip() if raw is not None else ''
@@ -119,12 +116,9 @@ def read(nl, state):
 def plan(records, state, ctx):
     observed = state.get(KIND)
     addresses = state.get('address')
-    links = state.links()
-    present = ctx.get('link_present', set(links))
-    absent = ctx.get('link_absent', set())
+    present, absent = base.links_in(ctx, state)
     ops, seen = [], {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'vips[%d]' % i if len(records) > 1 else '')
+    for where, rec in base.entries(records, SECTION):
         ip = rec['address'].split('/')[0]
         if ip in seen:
             raise ValidationError("VIP %s is declared twice" % ip, v.sub(where, 'address'))
@@ -135,8 +129,7 @@ def plan(records, state, ctx):
             if obs is not None and rec['link'] not in absent:
                 ops.append(_op('delete', k, before=obs))
             continue
-        if rec['link'] in absent or rec['link'] not in present:
-            raise MissingReference("link '%s' does not exist and is not declared" % rec['link'], v.sub(where, 'link'))
+        base.need_link(rec['link'], v.sub(where, 'link'), present, absent)
         for a in addresses.values():
             if a['address'].split('/')[0] == ip and key(a) not in observed:
                 raise ValidationError("%s is already on link '%s' as an ordinary address of this node; a VIP must be "
@@ -204,15 +197,13 @@ def inverse(op):
     return _op('modify', op['key'], before=op['after'], after=_clean(op['before']))
 
 
-def satisfied(op, state):
-    obs = state.get(KIND).get(op['key'])
-    if op['action'] == 'delete':
-        return obs is None, None
-    if obs is None:
-        return False, "VIP %s is missing" % op['key']
+def _check(op, obs):
     if obs['address'] != op['after']['address']:
-        return False, "VIP %s is %s, expected %s" % (op['key'], obs['address'], op['after']['address'])
-    return True, None
+        return "VIP %s is %s, expected %s" % (op['key'], obs['address'], op['after']['address'])
+    return None
+
+
+satisfied = base.presence(KIND, 'VIP', _check)
 
 
 # ---------------------------------------------------------------- announcing

@@ -19,6 +19,7 @@ import os
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
@@ -63,10 +64,7 @@ RULES = dict(mutually_exclusive=[('private_key', 'private_key_file')],
 # ---------------------------------------------------------------- validate
 def normalize(entry, where=''):
     """Validate one desired WireGuard link. Raw keys go to rec['_secrets'] only."""
-    v.reject_unknown(entry, OPTIONS, where)
-
-    def f(name):
-        return v.sub(where, name)
+    f = v.fields(entry, OPTIONS, where)
 
     def given(name):
         return entry.get(name) is not None
@@ -185,11 +183,11 @@ def read(nl, state):
     for name, link in state.links().items():
         if link.get('kind') == 'wireguard':
             be = 'kernel'
-        elif link.get('kind') == 'tun' and wg.uapi_in_netns(name, netns) == 'here':
+        elif link.get('kind') == 'tun' and wgb.uapi_in_netns(name, netns) == 'here':
             be = 'userspace'
         else:
             continue
-        out[name] = status(name, be, wg.backend(be, netns).get(name), link)
+        out[name] = status(name, be, wgb.backend(be, netns).get(name), link)
     return out
 
 
@@ -238,7 +236,7 @@ def _peers_differ(want, have):
 def _resolve_backend(rec, where):
     if rec['backend'] != 'auto':
         return rec['backend']
-    return 'kernel' if wg.kernel_has_wireguard() else 'userspace'
+    return 'kernel' if wgb.kernel_has_wireguard() else 'userspace'
 
 
 def declare(records, state, ctx):
@@ -255,8 +253,7 @@ def plan(records, state, ctx):
     absent = ctx.setdefault('link_absent', set())
     ops = []
     seen = {}
-    for i, rec in enumerate(records):
-        where = rec.get('_where', 'wireguard[%d]' % i if len(records) > 1 else '')
+    for where, rec in base.entries(records, SECTION):
         name = rec['name']
         if name in seen:
             raise ValidationError("WireGuard link '%s' is declared twice (also at %s)" % (name, seen[name] or 'the first entry'),
@@ -281,7 +278,7 @@ def plan(records, state, ctx):
                                       "private_key_file (a key file on the node), with generate_key: true to create it there",
                                       v.sub(where, 'private_key_file'))
             be = _resolve_backend(rec, where)
-            if be == 'userspace' and wg.wireguard_go() is None:
+            if be == 'userspace' and wgb.wireguard_go() is None:
                 raise ValidationError("the userspace backend needs wireguard-go on the node (Debian/Ubuntu package "
                                       "'wireguard-go'), and the kernel has no WireGuard for backend 'kernel'"
                                       if rec['backend'] == 'auto' else
@@ -418,7 +415,7 @@ def _saved(be, nl, name):
 def apply(nl, op):
     name, spec = op['key'], op['_spec']
     netns = getattr(nl, 'nodenet_netns', None)
-    be = wg.backend(spec['backend'], netns)
+    be = wgb.backend(spec['backend'], netns)
     what = "%s WireGuard link '%s' (%s backend)" % (op['action'], name, spec['backend'])
     try:
         if op['action'] == 'create':
