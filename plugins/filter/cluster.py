@@ -21,7 +21,7 @@ description:
     C(role), C(networks), C(rollout)."
   - The same module file provides C(cluster_config) (the description with every default filled in, the one place
     other roles take the defaults from), C(cluster_report), C(cluster_batches), C(cluster_node_network),
-    C(cluster_node_mesh), C(cluster_gate_targets), C(cluster_firewall_vars) and C(cluster_restore).
+    C(cluster_node_mesh), C(cluster_gate_targets) and C(cluster_firewall_vars).
 positional: cluster
 options:
   _input:
@@ -89,10 +89,6 @@ def cluster_firewall_vars(nodes, name, cluster):
     return c.firewall_vars(name, _nodes(nodes), _plain(cluster))
 
 
-def cluster_restore(snapshot, cluster):
-    return c.restore(_plain(snapshot) or {}, _plain(cluster))
-
-
 class FilterModule(object):
     def filters(self):
         return {
@@ -104,5 +100,4 @@ class FilterModule(object):
             'cluster_node_mesh': cluster_node_mesh,
             'cluster_gate_targets': cluster_gate_targets,
             'cluster_firewall_vars': cluster_firewall_vars,
-            'cluster_restore': cluster_restore,
         }

@@ -453,38 +453,6 @@ def firewall_vars(name, nodes, cluster):
     return out
 
 
-def restore(snapshot, cluster):
-    """The sections that put the mesh link and the firewall back as `snapshot` (network_info facts with
-    wireguard and firewall gathered before the batch) shows them: what a failed health gate applies,
-    because the confirm-or-revert watchdog does not cover these two sections yet (see the role)."""
-    c = config(cluster)
-    out = {}
-    if c['mesh']['enabled']:
-        link = c['mesh']['link']
-        before = [w for w in snapshot.get('wireguard') or [] if w.get('name') == link]
-        if not before:
-            out['wireguard'] = [{'name': link, 'state': 'absent'}]
-        else:
-            w = before[0]
-            entry = {'name': link, 'private_key_file': key_file(cluster),
-                     'peers': [dict((k, p[k]) for k in ('public_key', 'endpoint', 'allowed_ips', 'persistent_keepalive_interval')
-                                    if p.get(k) not in (None, [])) for p in w.get('peers') or []]}
-            if w.get('listen_port'):
-                entry['listen_port'] = w['listen_port']
-            out['wireguard'] = [entry]
-    if c['firewall']['enabled']:
-        fw = snapshot.get('firewall') or {}
-        if not fw.get('present'):
-            out['firewall'] = {'state': 'absent'}
-        else:
-            rules = []
-            for r in fw.get('rules') or []:
-                sel = dict((k, v) for k, v in r['port_selector'].items() if v not in (None, []))
-                rules.append({'name': r['name'], 'port_selector': sel, 'ingress': r['ingress']})
-            out['firewall'] = {'default_action': fw['default_action'], 'rules': rules}
-    return out
-
-
 def _find(name, nodes):
     for n in nodes:
         if n['name'] == name:

@@ -236,8 +236,25 @@ def start_time(pid):
     return None if fields[0] == 'Z' else fields[19]
 
 
+def engine_files_of(ns):
+    """The engine's node lock and confirm-or-revert records in /run/nodenet for namespace `ns` (named after its nsfs
+    device and inode), and its wireguard-go socket directory."""
+    st = os.stat('/run/netns/' + ns)
+    node = '%x-%x' % (st.st_dev, st.st_ino)
+    found = [os.path.join('/run/nodenet', f) for f in os.listdir('/run/nodenet') if f.endswith('-' + node) or ('-%s.' % node) in f]
+    return found + (['/run/nodenet/wireguard/' + ns] if os.path.isdir('/run/nodenet/wireguard/' + ns) else [])
+
+
 def test_absent_removes_namespaces_processes_and_mounts(lab):
     name = lab['name']
+    # a confirmed change made from the machine's own namespaces with netns: (as scripts and tests do) leaves the
+    # engine's confirm-or-revert record for that namespace in /run/nodenet; absent removes it with the node
+    for args in ({'netns': name + '-w1', 'links': [{'name': 'lo', 'mtu': 65000}], 'rollback_timeout': 120},
+                 {'netns': name + '-w1', 'confirm': True}):
+        p = run(['ansible', 'localhost', '-c', 'local', '-m', 'seed.nodenet.network', '-a', json.dumps(args)], check=False)
+        assert p.returncode == 0 and 'CHANGED' in p.stdout, p.stdout[-3000:]
+    made = engine_files_of(name + '-w1')
+    assert [f for f in made if os.path.basename(f).startswith('confirmed-')], made
     pids = subprocess.run(['ip', 'netns', 'pids', name + '-uplink'], capture_output=True, text=True, check=False).stdout.split()
     pids += subprocess.run(['ip', 'netns', 'pids', name + '-cp1'], capture_output=True, text=True, check=False).stdout.split()
     assert len(pids) >= 2, 'dnsmasq in the uplink and sshd in cp1'
@@ -249,6 +266,40 @@ def test_absent_removes_namespaces_processes_and_mounts(lab):
     assert [pid for pid in pids if start_time(pid) is not None and start_time(pid) == started[pid]] == []
     with open('/proc/self/mountinfo') as f:
         assert [line for line in f if '/run/nodenet/ns/%s-' % name in line] == []
-    assert not os.path.exists(lab['dir']) and [n for n in os.listdir('/run/nodenet/ns') if n.startswith(name)] == []
+    assert not os.path.exists(lab['dir'])
+    assert not os.path.isdir('/run/nodenet/ns') or [n for n in os.listdir('/run/nodenet/ns') if n.startswith(name)] == []
+    assert [f for f in made if os.path.lexists(f)] == [], 'the node lock and records of the lab stay in /run/nodenet'
     p = lab_play(lab['tmp'], lab['desc'], '-e', 'nodenet_lab_state=absent')
     assert recap(p.stdout)['localhost']['changed'] == 0
+
+
+RELEASE = textwrap.dedent("""
+    import os, subprocess, sys
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lab
+    d = sys.argv[1]
+    lab.NS_DIR = d
+    def mounted():
+        with open('/proc/self/mountinfo') as f:
+            return any(line.split()[4] == d for line in f)
+    lab._ensure_private_dir()
+    os.mkdir(os.path.join(d, 'other-lab-node'))          # a node of another lab keeps the mount
+    with lab._ns_dir_lock():
+        lab._release_private_dir()
+    print('kept' if mounted() and os.path.isdir(d) else 'released')
+    os.rmdir(os.path.join(d, 'other-lab-node'))          # the last lab out releases it
+    with lab._ns_dir_lock():
+        lab._release_private_dir()
+    print('kept' if mounted() or os.path.isdir(d) else 'released')
+""")
+
+
+def test_last_lab_out_releases_the_namespace_directory_mount(tmp_path):
+    """The bind mount of /run/nodenet/ns (made by the first lab node) is removed by the last lab's absent, and kept
+    while another lab has a node in it. Run on a directory of this test inside a private mount namespace
+    (unshare -m): the machine's own /run/nodenet/ns is shared with the labs of other checkouts."""
+    d = str(tmp_path / 'ns')
+    p = subprocess.run(['unshare', '-m', '--propagation', 'private', os.path.join(VENV, 'python'), '-c', RELEASE, d],
+                       capture_output=True, text=True, env=dict(env(), PYTHONPATH=os.path.join(ROOT, '.build', 'collections')),
+                       check=False)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.split() == ['kept', 'released'], p.stdout + p.stderr

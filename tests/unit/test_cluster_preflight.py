@@ -112,23 +112,3 @@ def test_firewall_vars_follow_the_role():
     assert '192.168.50.13/32' in cp['firewall_controlplane_subnets']
     mesh = [r for r in cp['firewall_extra_rules'] if r['name'] == 'nodenet-mesh'][0]
     assert mesh['port_selector'] == {'protocol': 'udp', 'ports': [51820]}
-
-
-def test_restore_puts_back_what_the_snapshot_shows():
-    nodes, c = build({})
-    # nothing there before the batch: the mesh link and the firewall table are removed
-    assert cluster.restore({'wireguard': [], 'firewall': {'present': False}}, c) == {
-        'wireguard': [{'name': 'wg0', 'state': 'absent'}], 'firewall': {'state': 'absent'}}
-    before = {
-        'wireguard': [{'name': 'wg0', 'listen_port': 51820, 'public_key': 'K' * 43 + '=', 'peers': [
-            {'public_key': 'P' * 43 + '=', 'endpoint': '192.168.50.12:51820', 'allowed_ips': ['10.250.0.12/32'],
-             'persistent_keepalive_interval': 25, 'preshared_key': None, 'latest_handshake': 5, 'rx_bytes': 1, 'tx_bytes': 2}]}],
-        'firewall': {'present': True, 'default_action': 'block', 'rules': [
-            {'name': 'ping', 'port_selector': {'protocol': 'icmp', 'ports': []}, 'ingress': [{'subnet': '192.168.50.0/24'}],
-             'packets': 3, 'bytes': 4}]}}
-    out = cluster.restore(before, c)
-    assert out['wireguard'] == [{'name': 'wg0', 'private_key_file': '/etc/nodenet/wg0.key', 'listen_port': 51820, 'peers': [
-        {'public_key': 'P' * 43 + '=', 'endpoint': '192.168.50.12:51820', 'allowed_ips': ['10.250.0.12/32'],
-         'persistent_keepalive_interval': 25}]}]
-    assert out['firewall'] == {'default_action': 'block', 'rules': [
-        {'name': 'ping', 'port_selector': {'protocol': 'icmp'}, 'ingress': [{'subnet': '192.168.50.0/24'}]}]}

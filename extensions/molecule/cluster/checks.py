@@ -3,10 +3,12 @@
   checks.py runner    LAB DIR   idempotence through ansible-runner with a private data directory (as AWX runs it)
   checks.py preflight LAB DIR   a description breaking every pre-flight check: one report, nothing applied anywhere
   checks.py ssh       LAB DIR   a change applied over SSH from the controller namespace, confirmed through SSH
-  checks.py gate      LAB DIR   a cable cut in batch 2: batch 2 reverted, batch 1 kept, batch 3 untouched
+  checks.py gate      LAB DIR   a cable cut in batch 2 of a change to the mesh, the firewall and the files:
+                                batch 2 (w1) reverted (all of it), batch 1 (cp1) kept, batch 3 (w2) untouched
 
 A node's state is read with nsenter into its network, UTS and mount namespaces (addresses, routes, the
-firewall without counters, host name, /etc/hosts, /etc/resolv.conf, confirm-or-revert files)."""
+firewall without counters, host name, /etc/hosts, /etc/resolv.conf, the WireGuard links' ports and peers with
+their allowed IPs - never a key but the public ones -, confirm-or-revert files)."""
 import glob
 import json
 import os
@@ -19,7 +21,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
-NODES = ['cp1', 'cp2', 'cp3', 'w1', 'w2']
+NODES = ['cp1', 'w1', 'w2']
 
 
 def cluster():
@@ -38,7 +40,8 @@ def node_state(lab, node):
     ns = '%s-%s' % (lab, node)
     cmd = ['nsenter', '--net=/run/netns/' + ns, '--uts=/run/nodenet/ns/%s/uts' % ns, '--mount=/run/nodenet/ns/%s/mnt' % ns,
            '--', 'sh', '-c', 'ip -br addr; echo; ip route; ip -6 route; echo; nft list ruleset; echo; hostname; '
-           'cat /etc/hosts /etc/resolv.conf; echo; ls /run/nodenet 2>/dev/null | grep -v -e "^ns$" -e "^wireguard$" || true']
+           'cat /etc/hosts /etc/resolv.conf; echo; wg show all listen-port; wg show all allowed-ips | sort; echo; '
+           'ls /run/nodenet 2>/dev/null | grep -v -e "^ns$" -e "^wireguard$" || true']
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=True).stdout
     out = re.sub(r'counter packets \d+ bytes \d+', 'counter', out)
     # the watchdog's records of a finished change (confirmed or reverted) are listed apart
@@ -139,7 +142,9 @@ def check_preflight(lab, d):
         fail('not one failure with one report', p.stdout)
     changed = [n for n in NODES if before[n] != after[n]]      # records too: no watchdog ran
     if changed:
-        fail('nodes changed after a failed pre-flight: %s' % changed)
+        fail('nodes changed after a failed pre-flight: %s' % changed, '\n'.join(
+            '%s: %s' % (n, [x for x in after[n][0].splitlines() + after[n][1] if x not in before[n][0].splitlines() + before[n][1]])
+            for n in changed))
     print('pre-flight: one report with %d problems (%s); no node changed' % (report.count('\n  - ') + 1, ', '.join(wanted)))
 
 
@@ -156,7 +161,7 @@ def check_ssh(lab, d):
         fail('over SSH: not every node changed: %s' % stats, p.stdout)
     confirm = p.stdout[p.stdout.find('Confirm batch 1]'):]
     confirm = confirm[:confirm.find('TASK [')]
-    if not all(('changed: [%s]' % n) in confirm for n in ('cp1', 'cp2', 'cp3')):
+    if not all(('changed: [%s]' % n) in confirm for n in NODES):
         fail('batch 1 was not confirmed over SSH', p.stdout)
     now = states(lab)
     for n in NODES:
@@ -172,9 +177,18 @@ def check_ssh(lab, d):
 def check_gate(lab, d):
     c = cluster()
     c['dns']['search_domains'] = ['lab.example', 'gate.example']
-    c['rollout'] = {'batch_size': 2, 'rollback_timeout': 75, 'gate_timeout': 8}   # [cp1 cp2] [cp3 w1] [w2]
+    # a new mesh CIDR changes all of a batch's single guarded task: every node's mesh address (added), its peers'
+    # allowed IPs (the WireGuard link) and the firewall's ping rule (the mesh CIDR is one of its sources)
+    c['mesh']['cidrs'] = ['10.251.0.0/24']
+    # small bounded waits: w1's gate gives up after 8 s; its watchdog reverts it after 35 s (time enough for a
+    # batch to pass its gate and be confirmed on a loaded machine). A worker's cable is cut: cutting a control
+    # plane's would also move the VIP (keepalived), which is not what this checks.
+    c['rollout'] = {'batch_size': 1, 'rollback_timeout': 35, 'gate_timeout': 8}   # [cp1] [w1] [w2]
     extra = write(os.path.join(d, 'gate.yml'), {'nodenet_cluster': c})
     before = states(lab)
+    for n in NODES:
+        if 'wg0\t51820' not in before[n][0] or '10.250.0.' not in before[n][0] or 'chain' not in before[n][0]:
+            fail('%s: no mesh or firewall before the gate run' % n, before[n][0])
     port = ['ip', '-n', '%s-sw-sw0' % lab, 'link', 'set', 'w1-eth0']
     subprocess.run(port + ['down'], check=True)           # the cable of w1 (batch 2) is cut at the switch
     try:
@@ -184,21 +198,23 @@ def check_gate(lab, d):
     after = states(lab)
     if p.returncode == 0:
         fail('site.yml passed with a cable cut', p.stdout)
-    if 'health gate failed in batch 2 (cp3, w1)' not in p.stdout or 'cp3 -> w1 nodes 192.168.62.21' not in p.stdout:
+    if 'health gate failed in batch 2 (w1)' not in p.stdout or 'w1 -> cp1 nodes 192.168.62.11' not in p.stdout:
         fail('the failure does not name batch 2 and the unreachable node', p.stdout)
-    for n in ('cp1', 'cp2'):
-        if 'search lab.example gate.example' not in after[n][0] or 'pending-' in after[n][0]:
-            fail('%s (batch 1) should keep the confirmed change' % n, after[n][0])
-    for n in ('cp3', 'w1'):
+    for n, me, peer in (('cp1', 11, 21),):
+        kept = after[n][0]
+        if ('search lab.example gate.example' not in kept or 'pending-' in kept or ' 10.251.0.%d/24' % me not in kept
+                or '\t10.251.0.%d/32' % peer not in kept or '10.251.0.0/24' not in kept):
+            fail('%s (batch 1) should keep the confirmed change (files, mesh peers, mesh address, firewall)' % n, kept)
+    for n in ('w1',):
         if after[n][0] != before[n][0]:
-            fail('%s (batch 2) was not reverted to exactly its state before' % n,
+            fail('%s (batch 2) was not reverted to exactly its state before (mesh, firewall, addresses, files)' % n,
                  '\n'.join(x for x in after[n][0].splitlines() if x not in before[n][0].splitlines()))
         if len([r for r in after[n][1] if r.startswith('reverted-')]) != 1:
             fail('%s (batch 2): no record of the watchdog reverting it: %s' % (n, after[n][1]))
     if after['w2'] != before['w2']:
         fail('w2 (batch 3) was touched')
-    print('gate: batch 2 (cp3, w1) failed its gate (w1 unreachable) and was reverted to its exact state; batch 1 kept '
-          'the change; batch 3 (w2) untouched')
+    print('gate: batch 2 (w1) failed its gate (its cable cut) and its watchdog reverted all of it - WireGuard peers, '
+          'mesh address, firewall, /etc files - to the exact state before; batch 1 (cp1) kept the change; batch 3 (w2) untouched')
 
 
 if __name__ == '__main__':

@@ -23,6 +23,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import fcntl
+import glob
 import hashlib
 import ipaddress
 import json
@@ -38,6 +41,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 NETNS_DIR = '/run/netns'
 NS_DIR = '/run/nodenet/ns'
 LAB_DIR = '/run/nodenet/lab'
+RUN_DIR = '/run/nodenet'                      # the engine's node locks and confirm-or-revert records (agent.RUN_DIR)
+UAPI_DIR = '/run/nodenet/wireguard'           # wireguard-go's sockets of a named namespace (wg.NETNS_UAPI_DIR)
 NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?$')
 IFNAME_RE = re.compile(r'^[A-Za-z0-9_.-]{1,15}$')
 RESERVED = ('uplink', 'internet', 'controller')
@@ -208,6 +213,51 @@ def _ensure_private_dir():
     _run(['mount', '--make-private', NS_DIR])
 
 
+@contextlib.contextmanager
+def _ns_dir_lock():
+    """Held while NS_DIR's bind mount is made or removed and while a node binds its namespaces in it, so one lab
+    never unmounts it while another lab is creating a node (labs run at the same time)."""
+    os.makedirs(LAB_DIR, mode=0o755, exist_ok=True)
+    fd = os.open(LAB_DIR, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _release_private_dir():
+    """Unmount NS_DIR's bind mount and remove it once no lab has a node in it (call with _ns_dir_lock held)."""
+    try:
+        if os.listdir(NS_DIR):
+            return
+    except OSError:
+        return
+    with open('/proc/self/mountinfo') as f:
+        if any(line.split()[4].startswith(NS_DIR + '/') for line in f):
+            return
+    while _is_mount(NS_DIR):
+        if _run(['umount', NS_DIR], check=False).returncode != 0:
+            return
+    try:
+        os.rmdir(NS_DIR)
+    except OSError:
+        pass
+
+
+def engine_files(ns):
+    """What the engine keeps outside the node for namespace `ns` when a module runs with netns: `ns` from the
+    machine's own namespaces: its node lock and confirm-or-revert records in RUN_DIR (named after the
+    namespace's nsfs device and inode, as agent.node_id names them) and its wireguard-go socket directory."""
+    try:
+        st = os.stat(os.path.join(NETNS_DIR, ns))
+    except OSError:
+        return []
+    node = '%x-%x' % (st.st_dev, st.st_ino)
+    found = glob.glob(os.path.join(RUN_DIR, '*-%s' % node)) + glob.glob(os.path.join(RUN_DIR, '*-%s.*' % node))
+    return sorted(set(found)) + ([os.path.join(UAPI_DIR, ns)] if os.path.isdir(os.path.join(UAPI_DIR, ns)) else [])
+
+
 def _is_mount(path):
     with open('/proc/self/mountinfo') as f:
         return any(line.split()[4] == path for line in f)
@@ -284,6 +334,12 @@ class Lab(object):
         if ns in netns_list():       # a half-made node: start again
             self.remove_ns(ns)
             self._record(ns, node=True)
+        with _ns_dir_lock():
+            self._make_node(node, ns)
+        _ip(ns, 'link', 'set', 'lo', 'up')
+        return True
+
+    def _make_node(self, node, ns):
         _ensure_private_dir()
         d = os.path.join(NS_DIR, ns)
         shutil.rmtree(d, ignore_errors=True)
@@ -306,8 +362,6 @@ class Lab(object):
                   % {'netns': NETNS_DIR, 'nsdir': NS_DIR, 'd': d, 'host': node['name']})
         _run(['nsenter', '--net=%s' % os.path.join(NETNS_DIR, ns), 'unshare', '--mount=%s' % os.path.join(d, 'mnt'),
               '--uts=%s' % os.path.join(d, 'uts'), '--propagation', 'private', 'sh', '-c', script])
-        _ip(ns, 'link', 'set', 'lo', 'up')
-        return True
 
     def _resolv_conf(self, node):
         up = self.d.get('uplink')
@@ -329,6 +383,14 @@ class Lab(object):
             path = os.path.join(d, f)
             if os.path.exists(path) and _is_mount(path):
                 _run(['umount', path], check=False)
+        for path in engine_files(ns):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         if ns in netns_list():
             _run(['ip', 'netns', 'del', ns], check=False)
         shutil.rmtree(d, ignore_errors=True)
@@ -560,6 +622,9 @@ class Lab(object):
                 _kill([int(f.read().strip())])
         if os.path.isdir(self.dir) and self.change('remove %s' % self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.check:
+            with _ns_dir_lock():         # the last lab out unmounts NS_DIR (another lab's nodes keep it)
+                _release_private_dir()
         return self.changes
 
     # inventory ---------------------------------------------------------------------
