@@ -704,11 +704,34 @@ def _exists(pid):
         return False
 
 
+def neighbour_warning(nodes):
+    """A warning when a lab of this many nodes, each reaching every other, outgrows the machine's neighbour table.
+
+    Every namespace shares one neighbour (ARP / NDP) table per address family, limited by the root namespace's
+    net.ipv4/ipv6.neigh.default.gc_thresh3; past it the kernel refuses new entries ("neighbor table overflow") and
+    traffic between lab nodes is lost - a limit of the lab (one kernel), not of a real cluster (a table per node).
+    """
+    needed = nodes * nodes
+    for fam in ('ipv4', 'ipv6'):
+        try:
+            with open('/proc/sys/net/%s/neigh/default/gc_thresh3' % fam) as f:
+                limit = int(f.read())
+        except (IOError, OSError, ValueError):
+            continue
+        if needed > limit:
+            return ('a lab of %d nodes that all reach each other needs about %d %s neighbour entries, more than this '
+                    'machine\'s net.%s.neigh.default.gc_thresh3 (%d), one table every namespace shares: expect lost '
+                    'traffic between nodes (dmesg: "neighbor table overflow"); keep a full-mesh lab at %d nodes or '
+                    'fewer, or raise gc_thresh3 on this machine yourself' % (nodes, needed, fam, fam, limit, int(limit ** 0.5)))
+    return None
+
+
 def converge(description, state='present', check_mode=False):
     desc = normalize(description)
     lab = Lab(desc, check_mode)
     changes = lab.present() if state == 'present' else lab.absent()
-    return {'changed': bool(changes), 'changes': changes, 'name': desc['name'],
+    warning = neighbour_warning(len(desc['nodes'])) if state == 'present' else None
+    return {'changed': bool(changes), 'changes': changes, 'name': desc['name'], 'warnings': [warning] if warning else [],
             'inventory': inventory_path(desc['name']) if state == 'present' else None,
             'inventory_ssh': os.path.join(lab.dir, 'inventory-ssh.yml') if state == 'present' and desc['ssh'] else None,
             'namespaces': sorted(lab.made['namespaces']) if state == 'present' else []}
