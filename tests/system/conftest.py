@@ -42,6 +42,7 @@ BOOT_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_BOOT_TIMEOUT", "900"))
 ANSIBLE_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_ANSIBLE_TIMEOUT", "900"))
 T0 = time.monotonic()
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[A-Z])")
+SPIN = re.compile(r"^\[[ *]*\] | \([^()]*\)$")   # systemd's spinner and its job timer
 
 
 def _load():
@@ -175,8 +176,18 @@ class Node:
             text = self.serial.read_text(errors="replace")
         except OSError:
             return ""
-        lines = [ANSI.sub("", line.split("\r")[-1]).strip() for line in text.replace("\r\n", "\n").split("\n")]
-        return "\n".join([line for line in lines if line][-n:])
+        lines = []
+        for line in text.replace("\r\n", "\n").split("\n"):
+            # systemd's status line ends "...\r\r" and starts with its redraw: keep the last text between the \r
+            segs = [s for s in (ANSI.sub("", s).strip() for s in line.split("\r")) if s]
+            if not segs:
+                continue
+            # a spinner redraw of the same job ("[**   ] Job x/start running (1min 2s / 15min)") replaces the last
+            if lines and SPIN.sub("", segs[-1]) == SPIN.sub("", lines[-1]):
+                lines[-1] = segs[-1]
+            else:
+                lines.append(segs[-1])
+        return "\n".join(lines[-n:])
 
     def banner(self, timeout):
         """True when sshd answers with its banner (a cheap probe: qemu accepts the TCP connection
