@@ -146,9 +146,12 @@ class Node:
         # ("IO-APIC + timer doesn't work!", a panic 0.08 s into the boot at load 70)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(self.image_dir / "root.img"), str(self.disk)], check=True)
+        # one vCPU by default: with two on a loaded host, a guest CPU waiting for the other (IPIs, TLB
+        # shootdowns) spins while the other's qemu thread is not scheduled; at load 40 boot 1 had used 72 CPU-s
+        # and was still starting systemd-resolved after 9 min, with one it reached SSH after 65 CPU-s
         cmd = [
             "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"),
-            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
+            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "1"),
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
