@@ -3,7 +3,7 @@
 Three boots of one disk, each shared by several checks (see conftest.py for the VM):
   boot 1  fresh image: prerequisites role (air-gapped: wheels from the controller), hostname
           and resolver through systemd, confirm-or-revert through systemd-run, persist: true
-  boot 2  the persisted network (and firewall, once the engine persists it) is back before
+  boot 2  the persisted network and firewall are back before
           network-online.target; persist again changes nothing; persist: false
   boot 3  nothing re-applied: the network is left alone
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from conftest import changed_tasks, poll, result_of, say
 
 # The node's declared network on the two test NICs (eth0 is the controller's SSH path).
@@ -28,8 +27,7 @@ NETWORK = {
     "hosts": {"entries": [{"ip": "192.0.2.10", "aliases": ["node1.example.test", "node1"]}]},
 }
 # The firewall part: a rule that drops TCP 9999 from outside the test network (default accept, so the
-# controller's SSH path is never in question). The engine refuses the firewall with persist: true
-# until the boot-time unit applies it (engine issue 12); the tests then say so instead of passing.
+# controller's SSH path is never in question); persisted with the rest and applied by the boot unit.
 FIREWALL = {"default_action": "accept", "rules": [
     {"name": "system-tier", "port_selector": {"protocol": "tcp", "ports": [9999]}, "ingress": [{"subnet": "192.0.2.0/24"}]}]}
 STATE = {}   # what a later boot compares with
@@ -202,18 +200,9 @@ def test_unconfirmed_change_that_cuts_ssh_is_reverted(node):
         % (log.strip().splitlines()[-1], msg))
 
 
-def _firewall_refusal(result):
-    """The engine's refusal of the firewall with persist: true (its message), or None when it was accepted."""
-    msg = result.get("msg", "")
-    if result.get("failed") and "firewall" in msg and "persist" in msg:
-        return msg
-    assert not result.get("failed"), result
-    return None
-
-
-def _declared(node):
-    """NETWORK, with the firewall when the engine persists it (known after test_persist_true)."""
-    return dict(NETWORK, firewall=FIREWALL) if STATE.get("firewall_refused") is None else dict(NETWORK)
+def _declared():
+    """The whole declared node: NETWORK and the firewall."""
+    return dict(NETWORK, firewall=FIREWALL)
 
 
 def nodenet_rules(node):
@@ -225,22 +214,10 @@ def nodenet_rules(node):
 
 
 def test_persist_true(node):
-    # one play: with the firewall first; where the engine refuses that, the same network without it
-    tasks = _with_prereqs([
-        {"name": "persist with firewall", "seed.nodenet.network": dict(NETWORK, firewall=FIREWALL, persist=True),
-         "register": "with_fw", "ignore_errors": True},
-        {"name": "persist", "seed.nodenet.network": dict(NETWORK, persist=True), "when": "with_fw is failed"},
-    ])
-    res = node.play(tasks, name="persist")
-    refused = _firewall_refusal(result_of(res, "persist with firewall")["result"])
-    STATE["firewall_refused"] = refused
-    if refused:
-        say("persist: the engine refuses the firewall with persist: true (%s); persisting the rest without it" % refused)
-        assert result_of(res, "persist")["result"]["changed"]
-        assert nodenet_rules(node) is None
-    else:
-        assert result_of(res, "persist with firewall")["result"]["changed"]
-        assert nodenet_rules(node) == ["system-tier"], nodenet_rules(node)
+    res = node.play(_with_prereqs([{"name": "persist", "seed.nodenet.network": dict(_declared(), persist=True)}]),
+                    name="persist")
+    assert result_of(res, "persist")["result"]["changed"]
+    assert nodenet_rules(node) == ["system-tier"], nodenet_rules(node)
     for path in ("/etc/nodenet/state.json", "/etc/systemd/system/nodenet.service",
                  "/etc/systemd/system/multi-user.target.wants/nodenet.service",
                  "/usr/local/lib/seed-nodenet/nodenet-apply"):
@@ -254,8 +231,7 @@ def test_persist_true(node):
     assert view["routes"] and view["table100"] == ["198.51.100.1"] and view["rules"] == ["198.51.100.0/24"], view
     assert view["hosts"], view
     STATE["view"] = view
-    say("persist: true applied (links, VLAN, addresses, routes, rule, hosts%s) and the unit enabled; rebooting"
-        % ("" if refused else ", firewall"))
+    say("persist: true applied (links, VLAN, addresses, routes, rule, hosts, firewall) and the unit enabled; rebooting")
 
 
 # ------------------------------------------------------------------------- boot 2
@@ -286,23 +262,20 @@ def test_persisted_network_is_back_after_a_real_reboot(node):
 
 
 def test_persisted_firewall_is_back_after_the_reboot(node):
-    if STATE.get("firewall_refused"):
-        pytest.skip("the firewall was not persisted: the engine refuses it with persist: true (%s)"
-                    % STATE["firewall_refused"])
     assert "boot2_firewall" in STATE, "the reboot test did not run"
     assert STATE["boot2_firewall"] == ["system-tier"], STATE["boot2_firewall"]
     say("boot 2: the firewall's rule is back in table inet nodenet")
 
 
 def test_second_persist_run_changes_nothing(node):
-    res = node.play(_with_prereqs([{"name": "persist", "seed.nodenet.network": dict(_declared(node), persist=True)}]),
+    res = node.play(_with_prereqs([{"name": "persist", "seed.nodenet.network": dict(_declared(), persist=True)}]),
                     name="persist-again")
     assert changed_tasks(res) == [], [result_of(res, t)["result"].get("diff") for t in changed_tasks(res)]
     say("boot 2: persist: true again reports no change")
 
 
 def test_persist_false_removes_the_unit(node):
-    res = node.play(_with_prereqs([{"name": "unpersist", "seed.nodenet.network": dict(_declared(node), persist=False)}]),
+    res = node.play(_with_prereqs([{"name": "unpersist", "seed.nodenet.network": dict(_declared(), persist=False)}]),
                     name="unpersist")
     assert result_of(res, "unpersist")["result"]["changed"]
     left = node.ssh("ls -d /etc/nodenet/state.json /etc/systemd/system/nodenet.service "
