@@ -173,18 +173,18 @@ def test_unconfirmed_change_that_cuts_ssh_is_reverted(node):
             "links": [{"name": "eth0", "up": True}],
             "addresses": [{"address": "10.0.2.99/24", "link": "eth0"}],
             "purge": ["addresses"], "rollback_timeout": 25},
-         "async": 180, "poll": 0},
+         "async": 900, "poll": 0},
     ])
     node.play(cut, name="cut")
     t_cut = time.monotonic()
     # the controller loses the node: SSH to 10.0.2.15 has nowhere to go
     # an emulated node may cut and revert between two probes: the watchdog's journal shows the cut was real
     poll("the SSH path to be cut (or already reverted)",
-         lambda: not node.reachable() or "reverted" in _rollback_unit_log(node), 300, interval=1)
+         lambda: not node.reachable() or "reverted" in _rollback_unit_log(node), 600, interval=1)
     node.close_masters()
     say("confirm-or-revert: SSH cut (or cut and reverted) after %.0fs; waiting for the watchdog's revert"
         % (time.monotonic() - t_cut))
-    poll("SSH to come back after the revert", node.reachable, 300, interval=2)
+    poll("SSH to come back after the revert", node.reachable, 600, interval=2)
     say("confirm-or-revert: SSH back %.0fs after the cut" % (time.monotonic() - t_cut))
     log = _rollback_unit_log(node)
     assert "not confirmed within 25 s" in log and "reverted" in log, log
