@@ -34,6 +34,12 @@ STATE = {}   # what a later boot compares with
 VENV_PYTHON = "/opt/seed-nodenet/venv/bin/python"   # the role's default prereqs_venv
 
 
+def table100(node):
+    """Gateways in routing table 100; ip fails ("FIB table does not exist", partial JSON) when it is empty."""
+    p = node.ssh("ip -j route show table 100", check=False)
+    return [r.get("gateway") for r in json.loads(p.stdout)] if p.returncode == 0 else []
+
+
 def network_view(node):
     """What the declared objects look like in the kernel: links, addresses, routes, rules, hosts."""
     links = {l["ifname"]: l for l in node.json("ip -j -d link show")}
@@ -47,9 +53,8 @@ def network_view(node):
         "routes": sorted("%s via %s" % (r["dst"], r.get("gateway")) for r in node.json("ip -j route show")
                          if r["dst"] == "203.0.113.0/24"),
         # ip fails with "FIB table does not exist" when nothing is in table 100 (boot 3)
-        "table100": [r.get("gateway") for r in json.loads(node.ssh("ip -j route show table 100 2>/dev/null || echo []",
-                                                                   check=False).stdout or "[]")],
-        "rules": [r.get("src") for r in node.json("ip -j rule show") if r.get("priority") == 1000],
+        "table100": table100(node),
+        "rules": ["%s/%s" % (r.get("src"), r.get("srclen")) for r in node.json("ip -j rule show") if r.get("priority") == 1000],
         "hosts": "192.0.2.10 node1.example.test node1" in " ".join(node.ssh("cat /etc/hosts").stdout.split()),
     }
 
