@@ -224,7 +224,9 @@ options:
     description:
       - C(true) saves the declared state on the node (I(persist_path), mode 0600), a copy of the engine with an entry
         script (I(persist_engine_dir)) and a boot-time systemd unit (I(persist_unit), enabled through a
-        C(multi-user.target.wants) link) that applies the same state again at boot, before C(network-pre.target).
+        C(multi-user.target.wants) link) that applies the same state again at boot, before C(network-pre.target) and
+        C(network.target), which it pulls in as a network manager does, so C(network-online.target) and services
+        ordered after the network (sshd, kubelet) wait for it even on a node without a network manager.
         The unit waits for the NICs the I(links) section configures without creating them (their udev device units,
         C(sys-subsystem-net-devices-<name>.device)), so a NIC whose driver loads late is configured, not missed.
       - C(false) removes the state file, the unit, its link and the engine copy. Unset leaves persistence as it is.

@@ -42,6 +42,7 @@ BOOT_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_BOOT_TIMEOUT", "900"))
 ANSIBLE_TIMEOUT = int(os.environ.get("NODENET_SYSTEM_ANSIBLE_TIMEOUT", "900"))
 T0 = time.monotonic()
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[A-Z])")
+SPIN = re.compile(r"^\[[ *]*\] | \([^()]*\)$")   # systemd's spinner and its job timer
 
 
 def _load():
@@ -130,6 +131,8 @@ class Node:
         self.serial = work / "serial.log"
         self.port = _free_port()
         self.qemu = None
+        self.booted = False   # sshd has answered since qemu started
+        self.boots = []       # per boot: wall/CPU time at its start and when SSH answered
         self.cp_dir = work / "cp"
         self.cp_dir.mkdir()
         self.ansible_log = work / "ansible.log"
@@ -143,9 +146,12 @@ class Node:
         # ("IO-APIC + timer doesn't work!", a panic 0.08 s into the boot at load 70)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(self.image_dir / "root.img"), str(self.disk)], check=True)
+        # one vCPU by default: with two on a loaded host, a guest CPU waiting for the other (IPIs, TLB
+        # shootdowns) spins while the other's qemu thread is not scheduled; at load 40 boot 1 had used 72 CPU-s
+        # and was still starting systemd-resolved after 9 min, with one it reached SSH after 65 CPU-s
         cmd = [
             "qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("NODENET_SYSTEM_QEMU_CPU", "qemu64"),
-            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "2"),
+            "-m", "1024", "-smp", os.environ.get("NODENET_SYSTEM_CPUS", "1"),
             "-no-user-config", "-nodefaults", "-display", "none", "-monitor", "none",
             "-serial", "file:%s" % self.serial,
             "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
@@ -162,6 +168,7 @@ class Node:
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.work / "qemu.out", "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         QEMU["pid"] = self.qemu.pid
+        self.boots.append({"t0": time.monotonic(), "cpu0": 0.0})
         if os.environ.get("NODENET_SYSTEM_PIDFILE"):
             Path(os.environ["NODENET_SYSTEM_PIDFILE"]).write_text("%d\n" % self.qemu.pid)
         say("qemu started (pid %d, SSH on 127.0.0.1:%d); booting under emulation" % (self.qemu.pid, self.port))
@@ -175,8 +182,18 @@ class Node:
             text = self.serial.read_text(errors="replace")
         except OSError:
             return ""
-        lines = [ANSI.sub("", line.split("\r")[-1]).strip() for line in text.replace("\r\n", "\n").split("\n")]
-        return "\n".join([line for line in lines if line][-n:])
+        lines = []
+        for line in text.replace("\r\n", "\n").split("\n"):
+            # systemd's status line ends "...\r\r" and starts with its redraw: keep the last text between the \r
+            segs = [s for s in (ANSI.sub("", s).strip() for s in line.split("\r")) if s]
+            if not segs:
+                continue
+            # a spinner redraw of the same job ("[**   ] Job x/start running (1min 2s / 15min)") replaces the last
+            if lines and SPIN.sub("", segs[-1]) == SPIN.sub("", lines[-1]):
+                lines[-1] = segs[-1]
+            else:
+                lines.append(segs[-1])
+        return "\n".join(lines[-n:])
 
     def banner(self, timeout):
         """True when sshd answers with its banner (a cheap probe: qemu accepts the TCP connection
@@ -188,10 +205,18 @@ class Node:
         except OSError:
             return False
 
+    def boot_summary(self):
+        """A line per boot: until SSH answered, and in all (until the next boot or the end), wall and vm-cpu."""
+        end = {"t0": time.monotonic(), "cpu0": qemu_cpu() or 0}
+        for i, (b, nxt) in enumerate(zip(self.boots, self.boots[1:] + [end])):
+            up = "SSH after %.0fs wall / %.0fs vm-cpu" % (b["up"], b["cpu_up"]) if "up" in b else "SSH never answered"
+            say("boot %d: %s; the whole boot with its tests %.0fs wall / %.0fs vm-cpu"
+                % (i + 1, up, nxt["t0"] - b["t0"], nxt["cpu0"] - b["cpu0"]))
+
     def stop(self):
         if self.qemu is None:
             return
-        if self.alive():
+        if self.alive() and self.booted:   # a guest whose sshd never answered is not asked to power off
             self.ssh("systemctl poweroff", check=False, timeout=20)
             try:
                 self.qemu.wait(timeout=60)
@@ -248,10 +273,15 @@ class Node:
                 shown[0] = time.monotonic()
                 say("  still booting (%.0fs), console: %s" % (shown[0] - t0, self.serial_tail(1)[:110] or "(quiet)"))
             return self.banner(20) and self.reachable()
+        boot = self.boots[-1]
         try:
             poll("SSH on the node", up, timeout, interval=2)
         except AssertionError as e:
-            raise AssertionError("%s\nserial console:\n%s" % (e, self.serial_tail())) from None
+            raise AssertionError("boot %d did not come up: %s (NODENET_SYSTEM_BOOT_TIMEOUT=%d)\nserial console (last lines):\n%s"
+                                 % (len(self.boots), e, timeout, self.serial_tail())) from None
+        self.booted = True
+        boot.update(up=time.monotonic() - boot["t0"], cpu_up=(qemu_cpu() or 0) - boot["cpu0"])
+        say("boot %d: SSH up %.0fs after its start, vm-cpu %.0fs" % (len(self.boots), boot["up"], boot["cpu_up"]))
         return time.monotonic() - t0
 
     def boot_id(self):
@@ -261,6 +291,7 @@ class Node:
         """A real reboot on the same disk; returns the seconds until SSH answered again."""
         old = self.boot_id()
         t0 = time.monotonic()
+        self.boots.append({"t0": t0, "cpu0": qemu_cpu() or 0})
         self.ssh("systemctl reboot", check=False, timeout=20)
         self.close_masters()
         poll("the node to go down for the reboot", lambda: not self.reachable() or self._boot_changed(old), 180, interval=1)
@@ -379,17 +410,20 @@ def node():
     n = Node(image_dir, work)
     try:
         n.start()
-        took = n.wait_ssh()
-        say("boot 1: SSH up after %.0fs" % took)
+        n.wait_ssh()
         yield n
     finally:
-        say("the VM's qemu used %.0f CPU-seconds in all (the tier's cost without this machine's load)" % (qemu_cpu() or 0))
+        cpu = qemu_cpu() or 0
+        if n.boots:
+            n.boot_summary()
         n.stop()
+        say("qemu stopped; the VM used %.0f CPU-seconds in all (the tier's cost without this machine's load), "
+            "%.0f s of wall time" % (cpu, time.monotonic() - t0))
         if os.environ.get("NODENET_SYSTEM_KEEP") == "1":
             say("kept %s (NODENET_SYSTEM_KEEP=1)" % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-        say("qemu stopped, temp files removed")
+            say("work directory removed")
 
 
 @pytest.fixture(scope="session")

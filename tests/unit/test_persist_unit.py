@@ -19,11 +19,11 @@ def test_the_unit_waits_for_the_nics_it_configures():
     devices = ['sys-subsystem-net-devices-br\\x2dlan.device', 'sys-subsystem-net-devices-eth1.device']
     for key in ('After', 'Wants'):
         assert [u for u in unit[key].split() if u.endswith('.device')] == devices, unit[key]
-    assert unit['Before'] == 'network-pre.target'
+    assert unit['Before'] == 'network-pre.target network.target network-online.target'
 
 
 def test_no_device_waits_in_a_namespace_or_without_links():
     assert 'device' not in unit_lines({'links': [{'name': 'eth1'}]}, netns='lab-a')['After']
     unit = unit_lines({'addresses': [{'address': '192.0.2.1/24', 'link': 'lo'}]})
-    assert unit['Wants'] == 'network-pre.target'
+    assert unit['Wants'] == 'network-pre.target network.target'
     assert unit['After'] == 'local-fs.target systemd-modules-load.service systemd-udev-settle.service'

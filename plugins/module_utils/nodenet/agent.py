@@ -46,7 +46,9 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.persist impor
 
 RUN_DIR = os.environ.get('NODENET_RUN_DIR', '/run/nodenet')
 POLL = 0.2
-START_TIMEOUT = 10
+# how long arm() waits for the watchdog to record its pid: a Python start and the engine's imports, which
+# took 15-40 s of CPU on an emulated node (the system tier); a change is rolled back when it does not start
+START_TIMEOUT = 120
 
 
 class AgentError(NodenetError):
@@ -171,6 +173,7 @@ def arm(journal, snapshots, timeout, netns=None, run_dir=None, python=None, run=
             if rc != 0:
                 raise AgentError('systemd-run could not start the watchdog: %s' % err.strip(), 'rollback_timeout')
             how = 'systemd unit %s.service' % unit
+            log = 'journalctl -u %s.service' % unit
         else:
             _spawn_detached(argv, env, log)
             how = 'detached process'
@@ -257,6 +260,8 @@ def watch(path):
     """The watchdog: revert at the deadline unless the pending file was renamed away (confirmed)."""
     data = _read_json(path)
     if data is None:
+        _say('%s nothing to watch: %s is gone (the run that armed this watchdog gave up waiting for it and '
+             'rolled its change back, or it was confirmed)' % (_ts(time.time()), path))
         return 0
     data['watchdog_pid'] = os.getpid()
     _write_json(path, data)

@@ -36,13 +36,16 @@ def read_json(path):
         return None
 
 
+# network.target is pulled in, as a network manager does (systemd-networkd): on a node without one nothing else
+# does, and then neither network-online.target nor sshd was ordered after this unit (the system tier saw both
+# reached while it still ran)
 UNIT_TEMPLATE = """# Written by seed.nodenet.network (persist: true); remove with persist: false.
 [Unit]
 Description=seed.nodenet: apply the declared node network (%(state)s)
 DefaultDependencies=no
 After=local-fs.target systemd-modules-load.service systemd-udev-settle.service%(devices)s
-Before=network-pre.target
-Wants=network-pre.target%(devices)s
+Before=network-pre.target network.target network-online.target
+Wants=network-pre.target network.target%(devices)s
 
 [Service]
 Type=oneshot
