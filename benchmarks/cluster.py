@@ -183,7 +183,7 @@ def main():
             print('N=%d skipped: a lab of %d nodes needs about %d neighbour entries per address family, more than this '
                   'machine\'s net.ipv4/ipv6.neigh.default.gc_thresh3 (%d), a table every namespace shares; raising it '
                   'changes the host, so this benchmark does not; --static-neighbours runs it with permanent entries in the lab'
-                  % (n, n, n * n, limit), flush=True)
+                  % (n, n, n * n, int(limit)), flush=True)
             continue
         r = bench(n, a.batches, a.forks or n, tmp, static=a.static_neighbours)
         rows.append(r)
