@@ -28,6 +28,8 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENV = os.path.join(ROOT, '.venv', 'bin')
+sys.path.insert(0, os.path.join(ROOT, '.build', 'collections'))   # scripts/env.sh links this checkout there
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lab as lab_module  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def env():
@@ -147,18 +149,6 @@ def bench(n, batches, forks, tmp, static=False):
             'batch_size': cluster['rollout']['batch_size']}
 
 
-def neighbour_limit():
-    """The machine's neighbour table limit (gc_thresh3, IPv4 and IPv6): one table for every namespace."""
-    limits = []
-    for fam in ('ipv4', 'ipv6'):
-        try:
-            with open('/proc/sys/net/%s/neigh/default/gc_thresh3' % fam) as fh:
-                limits.append(int(fh.read()))
-        except (OSError, ValueError):
-            pass
-    return min(limits) if limits else None
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', default='5,20,30')
@@ -174,16 +164,16 @@ def main():
     with open(os.path.join(tmp, 'noop.yml'), 'w') as fh:
         fh.write('- hosts: control_plane:workers\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n')
     rows = []
-    limit = neighbour_limit()
+    limit = lab_module.neighbour_limit()
     for n in [int(x) for x in a.sizes.split(',')]:
         # Every lab node reaches every other node and the uplink: N * N neighbour entries per address family, in
         # the one table all namespaces share. Past gc_thresh3 the kernel refuses new entries ("neighbor table
         # overflow") and the health gate fails for a reason no real cluster has (each real node has its own table).
         if limit is not None and n * n > limit and not a.static_neighbours:
             print('N=%d skipped: a lab of %d nodes needs about %d neighbour entries per address family, more than this '
-                  'machine\'s net.ipv4/ipv6.neigh.default.gc_thresh3 (%d), a table every namespace shares; raising it '
+                  'machine\'s net.ipv4/ipv6.neigh.default.gc_thresh3 (%s), a table every namespace shares; raising it '
                   'changes the host, so this benchmark does not; --static-neighbours runs it with permanent entries in the lab'
-                  % (n, n, n * n, int(limit)), flush=True)
+                  % (n, n, n * n, limit), flush=True)
             continue
         r = bench(n, a.batches, a.forks or n, tmp, static=a.static_neighbours)
         rows.append(r)

@@ -314,10 +314,7 @@ def preflight(nodes, cluster):
                 bad('vip', 'vip.address %s is the address of %s (%s)' % (ip, seen_addr[str(ip)][0], seen_addr[str(ip)][1]))
 
     # rollout
-    bs = c['rollout'].get('batch_size')
-    if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
-        bad('rollout', 'rollout.batch_size must be a whole number >= 1, got %r' % bs)
-    for key in ('gate_timeout',):
+    for key in ('batch_size', 'gate_timeout'):
         v = c['rollout'].get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             bad('rollout', 'rollout.%s must be a whole number >= 1, got %r' % (key, v))

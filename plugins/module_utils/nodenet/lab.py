@@ -704,26 +704,34 @@ def _exists(pid):
         return False
 
 
-def neighbour_warning(nodes):
-    """A warning when a lab of this many nodes, each reaching every other, outgrows the machine's neighbour table.
+def neighbour_limit():
+    """This machine's neighbour table limit, the smaller of IPv4's and IPv6's gc_thresh3 (None if unreadable).
 
     Every namespace shares one neighbour (ARP / NDP) table per address family, limited by the root namespace's
-    net.ipv4/ipv6.neigh.default.gc_thresh3; past it the kernel refuses new entries ("neighbor table overflow") and
-    traffic between lab nodes is lost - a limit of the lab (one kernel), not of a real cluster (a table per node).
+    net.ipv4/ipv6.neigh.default.gc_thresh3; past it the kernel refuses new entries ("neighbor table overflow").
     """
-    needed = nodes * nodes
+    limits = []
     for fam in ('ipv4', 'ipv6'):
         try:
             with open('/proc/sys/net/%s/neigh/default/gc_thresh3' % fam) as f:
-                limit = int(f.read())
+                limits.append(int(f.read()))
         except (IOError, OSError, ValueError):
-            continue
-        if needed > limit:
-            return ('a lab of %d nodes that all reach each other needs about %d %s neighbour entries, more than this '
-                    'machine\'s net.%s.neigh.default.gc_thresh3 (%d), one table every namespace shares: expect lost '
-                    'traffic between nodes (dmesg: "neighbor table overflow"); keep a full-mesh lab at %d nodes or '
-                    'fewer, or raise gc_thresh3 on this machine yourself' % (nodes, needed, fam, fam, limit, int(limit ** 0.5)))
-    return None
+            pass
+    return min(limits) if limits else None
+
+
+def neighbour_warning(nodes):
+    """A warning when a lab of this many nodes, each reaching every other, outgrows the machine's neighbour table:
+    traffic between lab nodes is then lost - a limit of the lab (one kernel), not of a real cluster (a table per node).
+    """
+    limit = neighbour_limit()
+    needed = nodes * nodes
+    if limit is None or needed <= limit:
+        return None
+    return ('a lab of %d nodes that all reach each other needs about %d neighbour entries per address family, more '
+            'than this machine\'s net.ipv4/ipv6.neigh.default.gc_thresh3 (%s), one table every namespace shares: expect '
+            'lost traffic between nodes (dmesg: "neighbor table overflow"); keep a full-mesh lab at %d nodes or fewer, '
+            'or raise gc_thresh3 on this machine yourself' % (nodes, needed, limit, int(limit ** 0.5)))
 
 
 def converge(description, state='present', check_mode=False):
