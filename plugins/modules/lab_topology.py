@@ -159,6 +159,8 @@ def main():
         result = lab.converge(params, state=state, check_mode=module.check_mode)
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
     module.exit_json(**result)
 
 
