@@ -136,62 +136,6 @@ class Builder(object):
         entry['_field'] = field
         self.lists[section].append(entry)
 
-    def route(self, link, r, where, metric_key='metric', dest_key='destination'):
-        """A Talos route on `link` -> a routes entry. No destination: the default route of the
-        gateway's family; no metric: Talos's 1024 (an explicit 0 stays 0: Talos can't say it, the
-        export writes it for routes that have it); table main unless given."""
-        dest = r.get(dest_key) or None
-        gw = r.get('gateway') or None
-        src = r.get('source') or None
-        if dest is None:
-            fam6 = any(x and ':' in str(x) for x in (gw, src))
-            dest = '::/0' if fam6 else '0.0.0.0/0'
-        metric = r.get(metric_key)
-        entry = {'destination': str(dest), 'gateway': gw and str(gw), 'source': src and str(src), 'link': link,
-                 'metric': DEFAULT_ROUTE_METRIC if metric in (None, '') else number(metric, sub(where, metric_key)),
-                 'mtu': r.get('mtu') or None}
-        if r.get('table') not in (None, ''):
-            entry['table'] = number(r['table'], sub(where, 'table'))
-        self.add('routes', entry, where)
-
-    def address(self, link, cidr, where):
-        self.add('addresses', {'address': str(cidr), 'link': link}, where)
-
-    # -- deviceSelector (Talos: every link that matches gets the device's configuration)
-    def select(self, selector, where, keys):
-        """Names of the observed links a deviceSelector matches (glob patterns, as Talos).
-        keys: Talos selector field -> status record field."""
-        import fnmatch
-        if self.observed is None:
-            self.skip(where, "needs the node's links, which are not known here (on the controller): apply this config "
-                      "with seed.nodenet.network's talos_config, which resolves it on the node")
-            return None
-        missing = [t for t, k in keys.items() if selector.get(t) not in (None, '') and k != 'physical'
-                   and not any(rec.get(k) is not None for rec in self.observed)]
-        if missing:
-            self.skip(where, "can't be matched here: the node's link records have no %s (match by hardwareAddr, or name "
-                      "the interface)" % ', '.join(sorted(missing)))
-            return None
-        matched = []
-        for rec in self.observed:
-            if 'physical' not in rec:
-                rec = dict(rec, physical=rec.get('kind') is None and rec.get('type') == 'ether')
-            ok = None
-            for tkey, skey in keys.items():
-                pattern = selector.get(tkey)
-                if pattern in (None, ''):
-                    continue
-                value = rec.get(skey)
-                if skey == 'physical':
-                    ok = bool(value) == bool(pattern)
-                else:
-                    ok = value is not None and fnmatch.fnmatchcase(str(value).lower(), str(pattern).lower())
-                if not ok:
-                    break
-            if ok:
-                matched.append(rec['name'])
-        return matched
-
     # -- the result
     def spec(self):
         out = {}

@@ -15,13 +15,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import fields
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.common import (
     as_list, check_known, item, number, sub)
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.machine import bond_value
 
 META = ('apiVersion', 'kind')
 COMMON = ('up', 'mtu', 'addresses', 'routes', 'multicast')
-ADDRESS = ('address', 'routePriority')
 ROUTE = ('destination', 'gateway', 'source', 'metric', 'mtu', 'table')
 BOND = {
     'bondMode': 'mode', 'miimon': 'miimon', 'updelay': 'updelay', 'downdelay': 'downdelay', 'useCarrier': 'use_carrier',
@@ -54,24 +53,11 @@ NOT_MAPPED = {
 
 
 def link_common(b, entry, doc, where):
-    """CommonLinkConfig: up (default true), mtu, addresses, routes, multicast."""
-    name = entry['name']
-    b.set(entry, 'up', True if doc.get('up') is None else bool(doc['up']), sub(where, 'up'))
-    if doc.get('mtu'):
-        b.set(entry, 'mtu', doc['mtu'], sub(where, 'mtu'))
-    for i, a in enumerate(as_list(doc.get('addresses'), sub(where, 'addresses'))):
-        aw = item(sub(where, 'addresses'), i)
-        check_known(a, ADDRESS, aw, 'an address')
-        if a.get('address') in (None, ''):
-            raise ValidationError('an address needs address (a prefix such as 192.0.2.10/24)', sub(aw, 'address'))
-        b.address(name, a['address'], aw)
-        if a.get('routePriority') is not None:
-            b.skip(sub(aw, 'routePriority'), "the metric of the address's prefix route is the kernel's here (the "
-                   "address kind has no route priority); declare a route with that metric instead")
-    for i, r in enumerate(as_list(doc.get('routes'), sub(where, 'routes'))):
-        rw = item(sub(where, 'routes'), i)
-        check_known(r, ROUTE, rw, 'a route')
-        b.route(name, r, rw)
+    """CommonLinkConfig: up (default true), mtu, addresses, routes, multicast; and hardwareAddr where
+    the kind has it (its reader's check_known has let it through or not)."""
+    fields.link_basics(b, entry, doc, where)
+    fields.addresses(b, entry['name'], doc, where)
+    fields.routes(b, entry['name'], doc, where, ROUTE, 'destination')
     if doc.get('multicast') is not None:
         b.skip(sub(where, 'multicast'), 'the link kind has no multicast flag option')
 
@@ -91,74 +77,35 @@ def link_config(b, doc, where):
 def dummy_config(b, doc, where):
     check_known(doc, META + ('name', 'hardwareAddr') + COMMON, where, 'DummyLinkConfig')
     entry = b.link(named(doc, where, 'DummyLinkConfig'), 'links', where, kind='dummy')
-    if doc.get('hardwareAddr'):
-        b.set(entry, 'hardware_addr', str(doc['hardwareAddr']), sub(where, 'hardwareAddr'))
     link_common(b, entry, doc, where)
 
 
 def bond_config(b, doc, where):
     check_known(doc, META + ('name', 'hardwareAddr', 'links') + tuple(BOND) + COMMON, where, 'BondConfig')
     entry = b.link(named(doc, where, 'BondConfig'), 'bonds', where)
-    if doc.get('hardwareAddr'):
-        b.set(entry, 'hardware_addr', str(doc['hardwareAddr']), sub(where, 'hardwareAddr'))
-    b.set(entry, 'links', [str(x) for x in as_list(doc.get('links'), sub(where, 'links'))], sub(where, 'links'))
-    for k, opt in BOND.items():
-        if doc.get(k) is None:
-            continue
-        val = doc[k]
-        if opt in ('arp_ip_targets', 'ns_ip6_targets'):
-            val = [str(x) for x in as_list(val, sub(where, k))]
-        elif opt == 'ad_lacp_active':
-            val = val in (True, 'on', 1)
-        else:
-            val = bond_value(opt, val)
-        b.set(entry, opt, val, sub(where, k))
+    b.set(entry, 'links', fields.members(doc, 'links', where), sub(where, 'links'))
+    fields.bond_options(b, entry, doc, where, BOND, zero_unset=False)
     link_common(b, entry, doc, where)
 
 
 def vlan_config(b, doc, where):
     check_known(doc, META + ('name', 'vlanID', 'vlanMode', 'parent') + COMMON, where, 'VLANConfig')
     entry = b.link(named(doc, where, 'VLANConfig'), 'vlans', where)
-    b.set(entry, 'parent', doc.get('parent') and str(doc['parent']), sub(where, 'parent'))
-    b.set(entry, 'vlan_id', doc.get('vlanID'), sub(where, 'vlanID'))
-    if doc.get('vlanMode'):
-        b.set(entry, 'protocol', str(doc['vlanMode']), sub(where, 'vlanMode'))
+    fields.vlan(b, entry, doc.get('parent'), sub(where, 'parent'), doc, where, 'vlanID', 'vlanMode')
     link_common(b, entry, doc, where)
 
 
 def bridge_config(b, doc, where):
     check_known(doc, META + ('name', 'hardwareAddr', 'links', 'stp', 'vlan') + COMMON, where, 'BridgeConfig')
     entry = b.link(named(doc, where, 'BridgeConfig'), 'bridges', where)
-    if doc.get('hardwareAddr'):
-        b.set(entry, 'hardware_addr', str(doc['hardwareAddr']), sub(where, 'hardwareAddr'))
-    b.set(entry, 'links', [str(x) for x in as_list(doc.get('links'), sub(where, 'links'))], sub(where, 'links'))
-    stp = doc.get('stp') or {}
-    check_known(stp, ('enabled',), sub(where, 'stp'), 'stp')
-    if stp.get('enabled') is not None:
-        b.set(entry, 'stp', {'enabled': bool(stp['enabled'])}, sub(where, 'stp.enabled'))
-    vl = doc.get('vlan') or {}
-    check_known(vl, ('filtering',), sub(where, 'vlan'), 'vlan')
-    if vl.get('filtering') is not None:
-        b.set(entry, 'vlan_filtering', bool(vl['filtering']), sub(where, 'vlan.filtering'))
+    fields.bridge(b, entry, doc, where, 'links', 'filtering')
     link_common(b, entry, doc, where)
 
 
 def wireguard_config(b, doc, where):
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.machine import peer
-    check_known(doc, META + ('name', 'privateKey', 'listenPort', 'firewallMark', 'peers') + COMMON, where, 'WireguardConfig')
+    check_known(doc, META + ('name',) + fields.WIREGUARD + COMMON, where, 'WireguardConfig')
     entry = b.link(named(doc, where, 'WireguardConfig'), 'wireguard', where)
-    if doc.get('privateKey'):
-        b.set(entry, 'private_key', doc['privateKey'], sub(where, 'privateKey'))
-    if doc.get('listenPort'):
-        b.set(entry, 'listen_port', doc['listenPort'], sub(where, 'listenPort'))
-    if doc.get('firewallMark'):
-        b.set(entry, 'firewall_mark', doc['firewallMark'], sub(where, 'firewallMark'))
-    peers = []
-    for i, p in enumerate(as_list(doc.get('peers'), sub(where, 'peers'))):
-        pw = item(sub(where, 'peers'), i)
-        check_known(p, ('publicKey', 'presharedKey', 'endpoint', 'persistentKeepaliveInterval', 'allowedIPs'), pw, 'a peer')
-        peers.append(peer(p, pw))
-    b.set(entry, 'peers', peers, sub(where, 'peers'))
+    fields.wireguard(b, entry, doc, where)
     link_common(b, entry, doc, where)
 
 
@@ -180,7 +127,7 @@ def layer2_vip_config(b, doc, where):
     check_known(doc, META + ('name', 'link'), where, 'Layer2VIPConfig')
     if not doc.get('link'):
         raise ValidationError('a Layer2VIPConfig needs the link to announce the VIP on', sub(where, 'link'))
-    b.add('vips', {'address': named(doc, where, 'Layer2VIPConfig'), 'link': str(doc['link'])}, where)
+    fields.vip(b, named(doc, where, 'Layer2VIPConfig'), doc['link'], where)
 
 
 def resolver_config(b, doc, where):
@@ -301,17 +248,15 @@ def dhcp_config(b, doc, where, option):
     check_known(doc, META + ('name', 'routeMetric', 'ignoreHostname', 'ignoreRoutes', 'clientIdentifier', 'duidRaw'),
                 where, doc.get('kind'))
     entry = b.link(named(doc, where, doc.get('kind')), 'links', where)
-    b.set(entry, option, True, where)
-    for k in ('routeMetric', 'ignoreHostname', 'ignoreRoutes', 'clientIdentifier', 'duidRaw'):
+    fields.dhcp(b, entry, option, where, doc.get('routeMetric'), sub(where, 'routeMetric'))
+    for k in ('ignoreHostname', 'ignoreRoutes', 'clientIdentifier', 'duidRaw'):
         if doc.get(k):
             b.skip(sub(where, k), 'no DHCP option of this collection takes it')
 
 
 def sysctl_config(b, doc, where):
     check_known(doc, META + ('params',), where, 'SysctlConfig')
-    for k, val in (doc.get('params') or {}).items():
-        b.sysctls[str(k)] = str(val)
-    b.sysctl_field = sub(where, 'params')
+    fields.sysctls(b, doc.get('params'), sub(where, 'params'))
 
 
 KINDS = {

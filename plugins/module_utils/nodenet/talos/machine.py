@@ -13,8 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.common import (
-    as_list, check_known, duration, item, sub)
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import fields
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.common import as_list, check_known, item, sub
 
 NETWORK = ('hostname', 'interfaces', 'nameservers', 'searchDomains', 'extraHostEntries', 'kubespan', 'disableSearchDomain')
 DEVICE = ('interface', 'deviceSelector', 'addresses', 'cidr', 'routes', 'bond', 'bridge', 'bridgePort', 'vlans', 'mtu',
@@ -22,11 +23,8 @@ DEVICE = ('interface', 'deviceSelector', 'addresses', 'cidr', 'routes', 'bond', 
 ROUTE = ('network', 'gateway', 'source', 'metric', 'mtu')
 VLAN = ('addresses', 'cidr', 'routes', 'dhcp', 'vlanId', 'mtu', 'vip', 'dhcpOptions')
 VIP = ('ip', 'equinixMetal', 'hcloud')
-SELECTOR = {'busPath': 'bus_path', 'hardwareAddr': 'hardware_addr', 'permanentAddr': 'permanent_addr',
-            'pciID': 'pci_id', 'driver': 'driver', 'physical': 'physical'}
-# The planned `selector` option of a link (and the status fields it matches against).
 DHCP_OPTIONS = ('routeMetric', 'ipv4', 'ipv6', 'duidv6')
-# v1alpha1 bond field -> (bond option, converter)
+# v1alpha1 bond field -> bond option
 BOND = {
     'mode': 'mode', 'xmitHashPolicy': 'xmit_hash_policy', 'lacpRate': 'lacp_rate', 'arpValidate': 'arp_validate',
     'arpAllTargets': 'arp_all_targets', 'primary': 'primary', 'primaryReselect': 'primary_reselect',
@@ -38,17 +36,6 @@ BOND = {
     'arpIPTarget': 'arp_ip_targets',
 }
 BOND_EXTRA = ('interfaces', 'deviceSelectors', 'adActorSystem')
-BOOL_BOND = ('tlb_dynamic_lb', 'all_slaves_active', 'use_carrier')
-WIREGUARD = ('privateKey', 'listenPort', 'firewallMark', 'peers')
-WG_PEER = ('publicKey', 'endpoint', 'persistentKeepaliveInterval', 'allowedIPs')
-
-
-def bond_value(option, value):
-    if option in BOOL_BOND:
-        return bool(value)
-    if option in ('arp_validate',) and isinstance(value, str):
-        return value.replace('-', '_')
-    return value
 
 
 def machine_config(b, doc, where):
@@ -60,9 +47,7 @@ def machine_config(b, doc, where):
     sysctls = machine.get('sysctls') or {}
     if sysctls:
         check_known(sysctls, list(sysctls), sub(mw, 'sysctls'), 'machine.sysctls')
-        for k, val in sysctls.items():
-            b.sysctls[k] = str(val)
-        b.sysctl_field = sub(mw, 'sysctls')
+        fields.sysctls(b, sysctls, sub(mw, 'sysctls'))
     net = machine.get('network')
     if not net:
         return
@@ -95,61 +80,56 @@ def device(b, dev, where):
     check_known(dev, DEVICE, where, 'a machine.network.interfaces entry')
     if dev.get('ignore'):
         return   # Talos leaves an ignored interface alone; so does this
-    names = []
     if dev.get('deviceSelector'):
-        sel = dev['deviceSelector']
-        check_known(sel, SELECTOR, sub(where, 'deviceSelector'), 'deviceSelector')
-        names = b.select(sel, sub(where, 'deviceSelector'), SELECTOR)
+        sw = sub(where, 'deviceSelector')
+        names = fields.select(b, dev['deviceSelector'], sw)
         if names is None:
             return
-        if not names and b.observed is not None:
-            b.skip(sub(where, 'deviceSelector'), 'matched no link on this node (%s); the whole interface entry was '
-                   'not applied' % ', '.join('%s=%s' % kv for kv in sorted(sel.items())))
+        if not names:
+            b.skip(sw, 'matched no link on this node (%s); the whole interface entry was not applied'
+                   % fields.describe(dev['deviceSelector']))
             return
     elif dev.get('interface'):
         names = [str(dev['interface'])]
     else:
-        from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
         raise ValidationError('an interface entry needs interface or deviceSelector', where)
     for name in names:
         one_device(b, dev, name, where)
 
 
+def addressed(b, entry, dev, where):
+    """What an interface entry and a vlans entry share: up, mtu, DHCP, addresses, routes, vip."""
+    fields.link_basics(b, entry, dev, where)
+    dhcp(b, entry, dev, where)
+    fields.addresses(b, entry['name'], dev, where)
+    fields.routes(b, entry['name'], dev, where, ROUTE, 'network')
+    if dev.get('vip'):
+        vw = sub(where, 'vip')
+        check_known(dev['vip'], VIP, vw, 'vip')
+        for k in ('equinixMetal', 'hcloud'):
+            if dev['vip'].get(k):
+                b.skip(sub(vw, k), 'the VIP is moved through the %s API by Talos; the vips section only announces it on '
+                       'the link (use the vip role\'s provider for cloud VIPs)' % k)
+        if dev['vip'].get('ip'):
+            fields.vip(b, dev['vip']['ip'], entry['name'], vw)
+
+
 def one_device(b, dev, name, where):
     section, kind = 'links', None
-    if dev.get('bond'):
-        section = 'bonds'
-    elif dev.get('bridge'):
-        section = 'bridges'
-    elif dev.get('wireguard'):
-        section = 'wireguard'
-    elif dev.get('dummy'):
-        kind = 'dummy'
+    for key, sect in (('bond', 'bonds'), ('bridge', 'bridges'), ('wireguard', 'wireguard')):
+        if dev.get(key):
+            section = sect
+            break
+    else:
+        kind = 'dummy' if dev.get('dummy') else None
     entry = b.link(name, section, where, kind)
-    b.set(entry, 'up', True, where)
-    if dev.get('mtu'):
-        b.set(entry, 'mtu', dev['mtu'], sub(where, 'mtu'))
-    dhcp(b, entry, dev, where)
-    addrs = list(as_list(dev.get('addresses'), sub(where, 'addresses')))
-    if dev.get('cidr'):
-        addrs.append(dev['cidr'])
-    for i, a in enumerate(addrs):
-        b.address(name, a, item(sub(where, 'addresses'), i) if i < len(dev.get('addresses') or []) else sub(where, 'cidr'))
-    for i, r in enumerate(as_list(dev.get('routes'), sub(where, 'routes'))):
-        rw = item(sub(where, 'routes'), i)
-        check_known(r, ROUTE, rw, 'a route')
-        b.route(name, r, rw, dest_key='network')
+    addressed(b, entry, dev, where)
     if dev.get('bond'):
         bond(b, entry, dev['bond'], sub(where, 'bond'))
     if dev.get('bridge'):
-        br = dev['bridge']
         bw = sub(where, 'bridge')
-        check_known(br, ('interfaces', 'stp', 'vlan'), bw, 'bridge')
-        b.set(entry, 'links', [str(x) for x in as_list(br.get('interfaces'), sub(bw, 'interfaces'))], sub(bw, 'interfaces'))
-        if (br.get('stp') or {}).get('enabled') is not None:
-            b.set(entry, 'stp', {'enabled': bool(br['stp']['enabled'])}, sub(bw, 'stp.enabled'))
-        if (br.get('vlan') or {}).get('vlanFiltering') is not None:
-            b.set(entry, 'vlan_filtering', bool(br['vlan']['vlanFiltering']), sub(bw, 'vlan.vlanFiltering'))
+        check_known(dev['bridge'], ('interfaces', 'stp', 'vlan'), bw, 'bridge')
+        fields.bridge(b, entry, dev['bridge'], bw, 'interfaces', 'vlanFiltering')
     if dev.get('bridgePort'):
         master = (dev['bridgePort'] or {}).get('master')
         if master:
@@ -159,107 +139,49 @@ def one_device(b, dev, name, where):
                 br['links'] = links + [name]
                 br['_from'].setdefault('links', sub(where, 'bridgePort.master'))
     if dev.get('wireguard'):
-        wireguard(b, entry, dev['wireguard'], sub(where, 'wireguard'))
-    if dev.get('vip'):
-        vip(b, name, dev['vip'], sub(where, 'vip'))
+        ww = sub(where, 'wireguard')
+        check_known(dev['wireguard'], fields.WIREGUARD, ww, 'wireguard')
+        fields.wireguard(b, entry, dev['wireguard'], ww)
     for i, vl in enumerate(as_list(dev.get('vlans'), sub(where, 'vlans'))):
         vlan(b, name, vl, item(sub(where, 'vlans'), i))
 
 
 def dhcp(b, entry, dev, where):
     opts = dev.get('dhcpOptions') or {}
-    check_known(opts, DHCP_OPTIONS, sub(where, 'dhcpOptions'), 'dhcpOptions')
+    ow = sub(where, 'dhcpOptions')
+    check_known(opts, DHCP_OPTIONS, ow, 'dhcpOptions')
     if not dev.get('dhcp'):
         return
     if opts.get('ipv4', True):
-        b.set(entry, 'dhcp4', True, sub(where, 'dhcp'))
+        fields.dhcp(b, entry, 'dhcp4', sub(where, 'dhcp'), opts.get('routeMetric'), sub(ow, 'routeMetric'))
     if opts.get('ipv6'):
-        b.set(entry, 'dhcp6', True, sub(where, 'dhcpOptions.ipv6'))
-    if opts.get('routeMetric'):
-        b.set(entry, 'dhcp_options', {'route_metric': int(opts['routeMetric'])}, sub(where, 'dhcpOptions.routeMetric'))
+        fields.dhcp(b, entry, 'dhcp6', sub(ow, 'ipv6'), opts.get('routeMetric'), sub(ow, 'routeMetric'))
     if opts.get('duidv6'):
-        b.skip(sub(where, 'dhcpOptions.duidv6'), 'no DHCP option of this collection takes it')
+        b.skip(sub(ow, 'duidv6'), 'no DHCP option of this collection takes it')
 
 
 def bond(b, entry, bd, where):
     check_known(bd, list(BOND) + list(BOND_EXTRA), where, 'bond')
-    members = [str(x) for x in as_list(bd.get('interfaces'), sub(where, 'interfaces'))]
+    ports = fields.members(bd, 'interfaces', where)
     for i, sel in enumerate(as_list(bd.get('deviceSelectors'), sub(where, 'deviceSelectors'))):
         sw = item(sub(where, 'deviceSelectors'), i)
-        check_known(sel, SELECTOR, sw, 'deviceSelector')
-        found = [n for n in b.select(sel, sw, SELECTOR) or [] if n != entry['name'] and n not in members]
-        if not found and b.observed is not None and not any(u['field'] == sw for u in b.unmapped):
-            b.skip(sw, 'matched no link on this node (%s)' % ', '.join('%s=%s' % kv for kv in sorted(sel.items())))
-        members.extend(found)
-    b.set(entry, 'links', members, sub(where, 'interfaces'))
-    for k, opt in BOND.items():
-        if bd.get(k) not in (None, '', 0) or (k == 'useCarrier' and bd.get(k) is not None):
-            val = [str(x) for x in bd[k]] if k == 'arpIPTarget' else bond_value(opt, bd[k])
-            b.set(entry, opt, val, sub(where, k))
+        found = fields.select(b, sel, sw)
+        if found is None:
+            continue
+        found = [n for n in found if n != entry['name'] and n not in ports]
+        if not found:
+            b.skip(sw, 'matched no link on this node (%s)' % fields.describe(sel))
+        ports.extend(found)
+    b.set(entry, 'links', ports, sub(where, 'interfaces'))
+    fields.bond_options(b, entry, bd, where, BOND, zero_unset=True)
     if bd.get('adActorSystem'):
         b.skip(sub(where, 'adActorSystem'), 'the bond kind has no ad_actor_system option')
-
-
-def wireguard(b, entry, wg, where):
-    check_known(wg, WIREGUARD, where, 'wireguard')
-    if wg.get('privateKey'):
-        b.set(entry, 'private_key', wg['privateKey'], sub(where, 'privateKey'))
-    if wg.get('listenPort'):
-        b.set(entry, 'listen_port', wg['listenPort'], sub(where, 'listenPort'))
-    if wg.get('firewallMark'):
-        b.set(entry, 'firewall_mark', wg['firewallMark'], sub(where, 'firewallMark'))
-    peers = []
-    for i, p in enumerate(as_list(wg.get('peers'), sub(where, 'peers'))):
-        pw = item(sub(where, 'peers'), i)
-        check_known(p, WG_PEER + ('presharedKey',), pw, 'a wireguard peer')
-        peers.append(peer(p, pw))
-    b.set(entry, 'peers', peers, sub(where, 'peers'))     # Talos declares the complete list: none means none
-
-
-def peer(p, pw):
-    out = {'public_key': p.get('publicKey')}
-    if p.get('presharedKey'):
-        out['preshared_key'] = p['presharedKey']
-    if p.get('endpoint'):
-        out['endpoint'] = str(p['endpoint'])
-    if p.get('persistentKeepaliveInterval'):
-        out['persistent_keepalive_interval'] = duration(p['persistentKeepaliveInterval'], sub(pw, 'persistentKeepaliveInterval'))
-    if p.get('allowedIPs'):
-        out['allowed_ips'] = [str(x) for x in p['allowedIPs']]
-    return out
-
-
-def vip(b, link, cfg, where):
-    check_known(cfg, VIP, where, 'vip')
-    for k in ('equinixMetal', 'hcloud'):
-        if cfg.get(k):
-            b.skip(sub(where, k), 'the VIP is moved through the %s API by Talos; the vips section only announces it on '
-                   'the link (use the vip role\'s provider for cloud VIPs)' % k)
-    if cfg.get('ip'):
-        b.add('vips', {'address': str(cfg['ip']), 'link': link}, where)
 
 
 def vlan(b, parent, vl, where):
     check_known(vl, VLAN, where, 'a vlans entry')
     if vl.get('vlanId') in (None, ''):
-        from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
         raise ValidationError('a VLAN needs its vlanId (1-4094); the link is named <interface>.<vlanId>', sub(where, 'vlanId'))
-    name = '%s.%s' % (parent, vl.get('vlanId'))
-    entry = b.link(name, 'vlans', where)
-    b.set(entry, 'parent', parent, where)
-    b.set(entry, 'vlan_id', vl.get('vlanId'), sub(where, 'vlanId'))
-    b.set(entry, 'up', True, where)
-    if vl.get('mtu'):
-        b.set(entry, 'mtu', vl['mtu'], sub(where, 'mtu'))
-    dhcp(b, entry, vl, where)
-    addrs = list(as_list(vl.get('addresses'), sub(where, 'addresses')))
-    if vl.get('cidr'):
-        addrs.append(vl['cidr'])
-    for i, a in enumerate(addrs):
-        b.address(name, a, item(sub(where, 'addresses'), i))
-    for i, r in enumerate(as_list(vl.get('routes'), sub(where, 'routes'))):
-        rw = item(sub(where, 'routes'), i)
-        check_known(r, ROUTE, rw, 'a route')
-        b.route(name, r, rw, dest_key='network')
-    if vl.get('vip'):
-        vip(b, name, vl['vip'], sub(where, 'vip'))
+    entry = b.link('%s.%s' % (parent, vl.get('vlanId')), 'vlans', where)
+    fields.vlan(b, entry, parent, where, vl, where, 'vlanId')
+    addressed(b, entry, vl, where)
