@@ -1,7 +1,7 @@
 """Kernel tier for Talos configs in and out: a multi-document Talos network config applied on a
 fresh namespace (what `talos_config` does), checked with `ip`; exported from the namespace
 (network_info's `export: talos`) and read back, which plans nothing; a v1alpha1 machine config
-with a deviceSelector resolved against the namespace's links.
+with deviceSelectors resolved against the namespace's links and their hardware facts.
 
 Bonds, VLANs, WireGuard and dummy links need kernel modules this machine lacks: their
 translation is covered by the unit cases (tests/unit/cases/talos.yml)."""
@@ -196,6 +196,48 @@ machine:
     assert [x['gateway'] for x in ipj(netns, 'route', 'show', 'default')] == ['192.0.2.1']
     peer = [x for x in ipj(netns, 'link', 'show') if x['ifname'] == 'peer3'][0]
     assert 'UP' not in peer['flags']     # ignore: true leaves it alone
+    r, dummy = apply_talos(netns, config)
+    assert not r['changed']
+
+
+def test_device_selector_fields_pick_nics_the_way_talos_does(netns):
+    """driver and hardware address globs (veths report driver 'veth'); a selector applies to every
+    link it matches; physical: true matches no veth; a veth has no permanent address; pciID can't be
+    matched here and is reported by name. Nothing of an entry that matched nothing is applied."""
+    for name, peer, mac, pmac in (('en1', 'p1', '02:aa:00:00:00:01', '02:aa:00:00:00:11'),
+                                  ('en2', 'p2', '02:bb:00:00:00:02', '02:bb:00:00:00:12')):
+        sh('ip', '-n', netns, 'link', 'add', name, 'address', mac, 'type', 'veth', 'peer', 'name', peer, 'address', pmac)
+    config = """
+version: v1alpha1
+machine:
+  network:
+    interfaces:
+      - deviceSelector: {driver: veth, hardwareAddr: "02:AA:00:00:00:0*"}
+        addresses: [192.0.2.21/24]
+        mtu: 1400
+      - deviceSelector: {driver: "ve*", hardwareAddr: "02:bb:*"}
+        mtu: 1300
+      - deviceSelector: {driver: veth, physical: true}
+        addresses: [192.0.2.22/24]
+      - deviceSelector: {permanentAddr: "02:*"}
+        addresses: [192.0.2.23/24]
+      - deviceSelector: {pciID: "1af4:*"}
+        addresses: [192.0.2.24/24]
+"""
+    r, unmapped = apply_talos(netns, config)
+    assert r['changed']
+    base = 'talos_config[0].machine.network.interfaces'
+    assert [u['field'] for u in unmapped] == [base + '[2].deviceSelector', base + '[3].deviceSelector',
+                                              base + '[4].deviceSelector.pciID']
+    assert 'matched no link' in unmapped[0]['reason'] and 'matched no link' in unmapped[1]['reason']
+    assert 'PCI ID' in unmapped[2]['reason']
+    links = dict((x['ifname'], x) for x in ipj(netns, 'addr', 'show'))
+    assert links['en1']['mtu'] == 1400 and 'UP' in links['en1']['flags']
+    assert [a['local'] for a in links['en1']['addr_info'] if a['family'] == 'inet'] == ['192.0.2.21']
+    assert links['en2']['mtu'] == 1300 and links['p2']['mtu'] == 1300     # every match, as Talos
+    assert links['p1']['mtu'] == 1500 and 'UP' not in links['p1']['flags']
+    assert [a['local'] for x in links.values() for a in x.get('addr_info', []) if a['family'] == 'inet'
+            and a['local'] != '127.0.0.1'] == ['192.0.2.21']
     r, dummy = apply_talos(netns, config)
     assert not r['changed']
 
