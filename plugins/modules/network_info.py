@@ -27,7 +27,9 @@ description:
   - C(nics) is the NIC tuning of every link that has a driver (as C(ethtool -i) names it) - queue counts
     (C(channels) and their C(channels_max)), ring sizes (C(rings), C(rings_max)) and offloads (C(features), with the
     C(fixed) ones the driver does not let change); a part the driver does not support is null.
-  - C(resolvers) and C(hostname) come from a file and the UTS namespace, not from the network namespace I(netns).
+  - C(hosts) lists the entries of the managed block of I(hosts_file) - the static host entries M(seed.nodenet.network)'s
+    C(hosts) section (or Talos's C(StaticHostConfig)) wrote.
+  - C(resolvers), C(hostname) and C(hosts) come from files and the UTS namespace, not from the network namespace I(netns).
   - Read only; the facts are set under C(nodenet) (C(ansible_facts.nodenet)).
 author:
   - seed.nodenet developers (@seed-nodenet)
@@ -38,14 +40,23 @@ options:
     description: Which resources to read. Reading fewer is faster on nodes with large routing tables.
     type: list
     elements: str
-    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics, dhcp]
-    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, wireguard, firewall, vips, sysctls, nics, dhcp]
+    choices: [links, addresses, routes, rules, node_addresses, resolvers, hostname, hosts, wireguard, firewall, vips, sysctls, nics,
+              dhcp]
+    default: [links, addresses, routes, rules, node_addresses, resolvers, hostname, hosts, wireguard, firewall, vips, sysctls, nics,
+              dhcp]
   resolv_conf:
     description:
       - The resolv.conf the C(resolvers) record is read from. When it is systemd-resolved's stub, the upstream servers
         are read from C(/run/systemd/resolve/resolv.conf).
     type: path
     default: /etc/resolv.conf
+  hosts_file:
+    description:
+      - The hosts file whose managed block (the entries the C(hosts) section of M(seed.nodenet.network) writes) the
+        C(hosts) resource lists. A missing file lists none.
+    type: path
+    default: /etc/hosts
+    version_added: 0.1.0
   keepalived_conf:
     description:
       - The keepalived configuration whose C(virtual_ipaddress) blocks the C(vips) resource lists, held or not
@@ -58,8 +69,9 @@ options:
         text, and C(talos_documents)), which M(seed.nodenet.network)'s I(talos_config) reads back to the same state, so
         an existing node can be adopted declaratively.
       - What Talos documents can't say (WireGuard private keys, a dynamic address, a route another program manages, a
-        rule for one address family only, ...) is left out and listed in C(talos_not_exported). C(/etc/hosts) is not a
-        status resource and is not exported.
+        rule for one address family only, ...) is left out and listed in C(talos_not_exported). The entries of the
+        hosts file's managed block (the C(hosts) resource) are exported as C(StaticHostConfig) documents; the file's
+        other lines are the node's own and are not exported.
     type: str
     choices: [talos]
 attributes:
@@ -180,6 +192,14 @@ hostname:
   returned: when gathered
   type: dict
   sample: {hostname: node1, domainname: example.com, fqdn: node1.example.com}
+hosts:
+  description:
+    - StaticHostStatus - C(path), C(managed) (the file has a managed block) and C(entries), the C(ip) and C(aliases) of
+      each line of the managed block in file order.
+  returned: when gathered
+  type: dict
+  version_added: 0.1.0
+  sample: {path: /etc/hosts, managed: true, entries: [{ip: 192.0.2.20, aliases: [registry.example.com, registry]}]}
 firewall:
   description:
     - The ingress policy installed by M(seed.nodenet.firewall) - C(default_action) and the C(rules) in order
@@ -254,6 +274,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.hosts import HOSTS
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, KEEPALIVED_CONF, gather
@@ -266,13 +287,15 @@ def main():
             gather=dict(type='list', elements='str', choices=list(ALL), default=list(ALL)),
             resolv_conf=dict(type='path', default=RESOLV_CONF),
             keepalived_conf=dict(type='path', default=KEEPALIVED_CONF),
+            hosts_file=dict(type='path', default=HOSTS),
             export=dict(type='str', choices=['talos']),
         )),
         supports_check_mode=True,
     )
     try:
         facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'],
-                       run=module_runner(module), keepalived_conf=module.params['keepalived_conf'])
+                       run=module_runner(module), keepalived_conf=module.params['keepalived_conf'],
+                       hosts_path=module.params['hosts_file'])
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)
     busy = lock.busy_warning(module.params['netns'])

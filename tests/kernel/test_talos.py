@@ -1,7 +1,8 @@
 """Kernel tier for Talos configs in and out: a multi-document Talos network config applied on a
 fresh namespace (what `talos_config` does), checked with `ip`; exported from the namespace
 (network_info's `export: talos`) and read back, which plans nothing; a v1alpha1 machine config
-with deviceSelectors resolved against the namespace's links and their hardware facts.
+with deviceSelectors resolved against the namespace's links and their hardware facts; static hosts
+exported from a hosts file's managed block and read back.
 
 Bonds, VLANs, WireGuard and dummy links need kernel modules this machine lacks: their
 translation is covered by the unit cases (tests/unit/cases/talos.yml)."""
@@ -240,6 +241,46 @@ machine:
             and a['local'] != '127.0.0.1'] == ['192.0.2.21']
     r, dummy = apply_talos(netns, config)
     assert not r['changed']
+
+
+def test_static_hosts_export_then_import_plans_nothing(netns, tmp_path):
+    """StaticHostConfig -> the hosts file's managed block -> network_info's hosts -> StaticHostConfig
+    again: the round trip plans nothing. The hosts file is the test's own (the machine's /etc/hosts
+    is never written); the node's own lines outside the block are kept and not exported."""
+    path = tmp_path / 'hosts'
+    path.write_text('127.0.0.1 localhost\n192.0.2.99 own-line\n')
+    config = """
+apiVersion: v1alpha1
+kind: StaticHostConfig
+name: 192.0.2.20
+hostnames: [registry.example.com, registry]
+---
+apiVersion: v1alpha1
+kind: StaticHostConfig
+name: 2001:db8::20
+hostnames: [registry6]
+"""
+
+    def apply(text, **kw):
+        spec, unmapped, dummy = adopt.adopt(text, {}, netns)
+        spec['hosts']['path'] = str(path)
+        r = network.converge(spec, netns=netns, run=run_command, **kw)
+        return r, unmapped
+
+    r, unmapped = apply(config)
+    assert r['changed'] and unmapped == []
+    text = path.read_text()
+    assert '192.0.2.20 registry.example.com registry\n2001:db8::20 registry6\n' in text and '192.0.2.99 own-line' in text
+    facts = gather(netns, ['hosts'], hosts_path=str(path))
+    assert facts['hosts']['entries'] == [{'ip': '192.0.2.20', 'aliases': ['registry.example.com', 'registry']},
+                                         {'ip': '2001:db8::20', 'aliases': ['registry6']}]
+    out = adopt.export_talos(facts)
+    assert [(d['kind'], d['name'], d['hostnames']) for d in out['talos_documents']] == [
+        ('StaticHostConfig', '192.0.2.20', ['registry.example.com', 'registry']),
+        ('StaticHostConfig', '2001:db8::20', ['registry6'])]
+    r, unmapped = apply(out['talos_config'], check_mode=True)
+    assert unmapped == [] and not r['changed'] and r['operations'] == [], r['operations']
+    assert path.read_text() == text
 
 
 def test_bad_talos_config_names_the_field_and_touches_nothing(netns):

@@ -85,13 +85,15 @@ def test_talos_export_case(case):
     # read back: the same node plans nothing
     spec, unmapped = importer.translate(export.dump(docs), supported=adopt.supported_options())
     assert unmapped == []
-    files = dict((s, spec.pop(s)) for s in ('resolver', 'hostname') if s in spec)
+    files = dict((s, spec.pop(s)) for s in ('resolver', 'hostname', 'hosts') if s in spec)
     records = network.normalize_spec(spec)
     ops = plan(records, StaticState(observed(case['facts'])))
     assert [summary(op) for op in ops] == case.get('plan_after_import', [])
     assert files['resolver'] == {'nameservers': case['facts']['resolvers']['nameservers'],
                                  'search_domains': case['facts']['resolvers']['search_domains']}
     assert files['hostname'] == {'hostname': case['facts']['hostname']['fqdn']}
+    # the managed block of /etc/hosts: StaticHostConfig documents, read back as the same entries
+    assert (files.get('hosts') or {}).get('entries', []) == (case['facts'].get('hosts') or {}).get('entries', [])
 
 
 def test_engine_error_about_a_translated_entry_names_the_talos_field():

@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common as files_common
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname as hostname_file
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts as hosts_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver as resolver_file
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp as dhcp_kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import vip as vip_kind
@@ -16,10 +18,11 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import State
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import KINDS, READERS, RESOURCES
 
-ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'wireguard', 'firewall', 'vips', 'sysctls', 'nics', 'dhcp')
+ALL = ('links', 'addresses', 'routes', 'rules', 'node_addresses', 'resolvers', 'hostname', 'hosts', 'wireguard', 'firewall', 'vips',
+       'sysctls', 'nics', 'dhcp')
 KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf'
 # Read from files and the UTS namespace, not netlink (the same whatever the network namespace).
-NOT_NETLINK = ('resolvers', 'hostname', 'firewall')   # firewall: read with nft inside netns
+NOT_NETLINK = ('resolvers', 'hostname', 'hosts', 'firewall')   # firewall: read with nft inside netns
 
 
 def _sorted(kind, records):
@@ -53,7 +56,21 @@ def node_addresses(state):
     return {'current': current, 'default': default}
 
 
-def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None, keepalived_conf=KEEPALIVED_CONF):
+def hosts_status(path=hosts_file.HOSTS):
+    """StaticHostStatus: the entries of the hosts file's managed block (what the `hosts` section and
+    Talos's StaticHostConfig write), in file order; the file's other lines are not listed."""
+    text, _st = files_common.read(path, 'hosts_file')
+    _before, block, _after = hosts_file.split_block(text)
+    entries = []
+    for line in block or []:
+        words = line.split('#', 1)[0].split()
+        if len(words) > 1:
+            entries.append({'ip': words[0], 'aliases': words[1:]})
+    return {'path': path, 'managed': block is not None, 'entries': entries}
+
+
+def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None, keepalived_conf=KEEPALIVED_CONF,
+           hosts_path=hosts_file.HOSTS):
     """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
     the firewall; without it the firewall is left out."""
     check_netns(netns)
@@ -70,6 +87,8 @@ def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run
                 out[res] = resolver_file.status(resolv_conf)
             elif res == 'hostname':
                 out[res] = hostname_file.status()
+            elif res == 'hosts':
+                out[res] = hosts_status(hosts_path)
             elif res == 'firewall':
                 if run is not None:
                     out[res] = firewall.gather_status(netns, run)

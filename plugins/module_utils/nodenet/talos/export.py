@@ -257,6 +257,8 @@ def export(facts):
         if res.get('options'):
             notes.append({'field': 'resolvers.options', 'reason': 'resolv.conf options have no ResolverConfig field'})
         docs.append(d)
+    for h in (facts.get('hosts') or {}).get('entries') or []:     # the managed block of /etc/hosts
+        docs.append(doc('StaticHostConfig', h['ip'], hostnames=list(h['aliases'])))
     host = facts.get('hostname')
     if host and host.get('hostname'):
         docs.append(doc('HostnameConfig', hostname=host.get('fqdn') or host['hostname']))
