@@ -181,7 +181,7 @@ options:
       - A C(deviceSelector) (and a bond's C(deviceSelectors)) applies its entry to every link it matches, as in Talos,
         matched on the node's link facts (see C(links) in M(seed.nodenet.network_info)) - C(hardwareAddr),
         C(permanentAddr), C(busPath) and C(driver) as I(selector)'s C(hardware_addr), C(permanent_addr), C(bus_path)
-        and C(driver) globs, C(physical) as an Ethernet link of no virtual kind. C(pciID) can't be matched here: that
+        and C(driver) globs, C(physical) as an Ethernet link of no virtual kind. C(pciID) can't be matched here, so that
         entry is not applied and the field is reported in C(talos_unmapped).
       - An unknown field is an error naming it. What Talos can say but this collection can't do (KubeSpan, a
         C(deviceSelector) that matches no link, DNS over TLS, Wake-on-LAN, DHCPv6's C(duidv6)) is not applied and is
