@@ -54,7 +54,7 @@ def node_addresses(state):
 
 
 def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None, keepalived_conf=KEEPALIVED_CONF):
-    """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
+    """The status resources. `run` (the module's run_command, see firewall.command_runner) reads
     the firewall; without it the firewall is left out."""
     check_netns(netns)
     out = {}
