@@ -58,6 +58,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write hostname /etc/hostname"]
 hostname:
   description: HostnameStatus after the run (in check mode, as it is now).
   returned: always
@@ -95,7 +101,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(hostname.OPTIONS, FILE_COMMON), supports_check_mode=True)
-    runner.run_single(module, 'hostname', context={'backup': module.backup_local if module.params['backup'] else None})
+    runner.run_single(module, 'hostname')
 
 
 if __name__ == '__main__':

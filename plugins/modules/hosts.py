@@ -83,6 +83,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write hosts /etc/hosts"]
 path:
   description: The file managed.
   returned: always
@@ -110,7 +116,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(hosts.OPTIONS, FILE_COMMON), supports_check_mode=True)
-    runner.run_single(module, 'hosts', context={'backup': module.backup_local if module.params['backup'] else None})
+    runner.run_single(module, 'hosts')
 
 
 if __name__ == '__main__':

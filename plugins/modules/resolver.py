@@ -90,6 +90,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write resolver /etc/resolv.conf"]
 manager:
   description: C(systemd-resolved) when I(path) is resolved's stub (the drop-in was managed), else C(file).
   returned: always
@@ -133,7 +139,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(resolver.OPTIONS, FILE_COMMON), supports_check_mode=True)
-    runner.run_single(module, 'resolver', context={'backup': module.backup_local if module.params['backup'] else None})
+    runner.run_single(module, 'resolver')
 
 
 if __name__ == '__main__':

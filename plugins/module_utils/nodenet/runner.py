@@ -108,8 +108,10 @@ def single(kind: str, params: Dict[str, Any], netns: Optional[str] = None, check
     return result
 
 
-def run_single(module: Any, kind: str, context: Optional[Dict[str, Any]] = None) -> None:
-    """Entry point for a single-kind module: the module's params are one entry."""
+def run_single(module: Any, kind: str) -> None:
+    """Entry point for a single-kind module: the module's params are one entry; a file module's
+    `backup: true` keeps a copy of each file before it is replaced (AnsibleModule.backup_local)."""
     p = module.params
+    context = {'backup': module.backup_local if p.get('backup') else None}
     adapter.run(module, lambda: single(kind, p, netns=p.get('netns'), check_mode=module.check_mode, diff_mode=module._diff,
                                        lock_timeout=p.get('lock_timeout'), run=module.run_command, context=context))
