@@ -58,8 +58,8 @@ def _converge(desired: Dict[str, List[Dict[str, Any]]], netns: Optional[str] = N
         if not check_mode and ops:
             apply_plan(nl, ops, fail_after=fail_after, state=state)
             state = State(nl, READERS)
-        # read what the caller reports on before the socket closes
-        result['_state'] = dict((kind, state.get(kind)) for kind in desired)
+        # read what the caller reports on before the socket closes (a kind with report() reads its own)
+        result['_state'] = dict((kind, state.get(kind)) for kind in desired if not hasattr(KINDS[kind], 'report'))
         result['_records'] = records
         result['_ops'] = ops
         result['_ctx'] = dict(ctx, check_mode=check_mode, diff_mode=diff_mode)
