@@ -122,19 +122,14 @@ operations:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import ARGSPEC, converge_firewall, module_runner, section_params
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(ARGSPEC), supports_check_mode=True)
-    p = module.params
-    adapter.run(module, lambda: lock.call(
-        lambda: converge_firewall(section_params(p), netns=p['netns'], check_mode=module.check_mode, diff_mode=module._diff,
-                                  run=module_runner(module)),
-        p['netns'], module.check_mode, p['lock_timeout'], 'seed.nodenet.firewall'))
+    module = AnsibleModule(argument_spec=argument_spec(firewall.OPTIONS), supports_check_mode=True)
+    runner.run_single(module, 'firewall')
 
 
 if __name__ == '__main__':

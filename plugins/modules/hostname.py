@@ -58,6 +58,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write hostname /etc/hostname"]
 hostname:
   description: HostnameStatus after the run (in check mode, as it is now).
   returned: always
@@ -88,21 +94,14 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hostname
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import hostname
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(dict(
-            hostname=dict(type='str', required=True),
-            path=dict(type='path', default=hostname.HOSTNAME_FILE),
-        ), FILE_COMMON),
-        supports_check_mode=True,
-    )
-    common.run_module(module, hostname.converge, module.params, path=module.params['path'],
-                      run=module.run_command)
+    module = AnsibleModule(argument_spec=argument_spec(hostname.OPTIONS, FILE_COMMON), supports_check_mode=True)
+    runner.run_single(module, 'hostname')
 
 
 if __name__ == '__main__':

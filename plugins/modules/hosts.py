@@ -83,6 +83,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write hosts /etc/hosts"]
 path:
   description: The file managed.
   returned: always
@@ -103,24 +109,14 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import hosts
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import hosts
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(dict(
-            entries=dict(type='list', elements='dict', default=[], options=dict(
-                ip=dict(type='str', required=True),
-                aliases=dict(type='list', elements='str', required=True),
-            )),
-            exclusive=dict(type='bool', default=False),
-            path=dict(type='path', default=hosts.HOSTS),
-        ), FILE_COMMON),
-        supports_check_mode=True,
-    )
-    common.run_module(module, hosts.converge, module.params, path=module.params['path'])
+    module = AnsibleModule(argument_spec=argument_spec(hosts.OPTIONS, FILE_COMMON), supports_check_mode=True)
+    runner.run_single(module, 'hosts')
 
 
 if __name__ == '__main__':

@@ -276,7 +276,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import a
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.hosts import HOSTS
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files.resolver import RESOLV_CONF
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import module_runner
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.firewall import command_runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import ALL, KEEPALIVED_CONF, gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos.adopt import export_talos
 
@@ -294,7 +294,7 @@ def main():
     )
     try:
         facts = gather(module.params['netns'], module.params['gather'], module.params['resolv_conf'],
-                       run=module_runner(module), keepalived_conf=module.params['keepalived_conf'],
+                       run=command_runner(module.run_command), keepalived_conf=module.params['keepalived_conf'],
                        hosts_path=module.params['hosts_file'])
     except NodenetError as e:
         module.fail_json(msg=str(e), field=e.field)

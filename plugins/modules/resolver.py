@@ -90,6 +90,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+operations:
+  description: What the run does (or in check mode would do); empty when the file is as declared.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write resolver /etc/resolv.conf"]
 manager:
   description: C(systemd-resolved) when I(path) is resolved's stub (the drop-in was managed), else C(file).
   returned: always
@@ -126,25 +132,14 @@ resolver:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.args import FILE_COMMON, argument_spec
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import common
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.files import resolver
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import resolver
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(dict(
-            nameservers=dict(type='list', elements='str'),
-            search_domains=dict(type='list', elements='str'),
-            options=dict(type='dict'),
-            path=dict(type='path', default=resolver.RESOLV_CONF),
-            dropin_path=dict(type='path', default=resolver.DROPIN),
-        ), FILE_COMMON),
-        supports_check_mode=True,
-    )
-    p = module.params
-    common.run_module(module, resolver.converge, p, path=p['path'], dropin=p['dropin_path'],
-                      run=module.run_command)
+    module = AnsibleModule(argument_spec=argument_spec(resolver.OPTIONS, FILE_COMMON), supports_check_mode=True)
+    runner.run_single(module, 'resolver')
 
 
 if __name__ == '__main__':

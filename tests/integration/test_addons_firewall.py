@@ -21,13 +21,14 @@ import pytest
 import yaml
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall as fw
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, '.venv', 'bin')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'kernel'))
-from test_firewall_traffic import Servers, tcp_probe, udp_probe, run_cmd  # noqa: E402
+from test_firewall_traffic import Servers, tcp_probe, udp_probe  # noqa: E402
 from testlib import sh
 
 NODE4, PEER4, OUT4 = '10.77.0.1', '10.77.0.10', '10.77.0.200'
@@ -164,8 +165,8 @@ def test_vrrp_and_ipencap_rules_apply_and_read_back_in_the_kernel(lab):
     params = {'default_action': 'block', 'rules': [
         {'name': 'vrrp', 'port_selector': {'protocol': 'vrrp'}, 'ingress': [{'subnet': '10.77.0.0/25'}, {'subnet': 'fd77::/121'}]},
         {'name': 'calico-ipip', 'port_selector': {'protocol': 'ipencap'}, 'ingress': [{'subnet': '10.77.0.0/25'}]}]}
-    first = fw.converge_firewall(params, netns=lab['node'], run=run_cmd, environ={})
+    first = runner.single('firewall', params, netns=lab['node'], context={'environ': {}})
     assert first['changed']
-    again = fw.converge_firewall(params, netns=lab['node'], run=run_cmd, environ={})
+    again = runner.single('firewall', params, netns=lab['node'], context={'environ': {}})
     assert not again['changed'], again
     assert vrrp_probe(lab, 'peer', NODE4) == 'open' and vrrp_probe(lab, 'outside', NODE4) == 'dropped'

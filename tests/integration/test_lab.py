@@ -245,7 +245,23 @@ def engine_files_of(ns):
     return found + (['/run/nodenet/wireguard/' + ns] if os.path.isdir('/run/nodenet/wireguard/' + ns) else [])
 
 
-def test_absent_removes_namespaces_processes_and_mounts(lab):
+MACHINE_ENGINE_COPY = '/run/nodenet/engine'
+
+
+@pytest.fixture
+def machine_engine_copy():
+    """The engine copy a confirm-or-revert run from the machine's own namespaces writes to /run/nodenet/engine
+    (agent.arm: the code its watchdog runs). It is a machine-wide cache shared by every node's watchdog, kept on
+    tmpfs until reboot, so a lab's `absent` rightly leaves it; the test that makes it removes it afterwards
+    (unless it was there before) and checks that it is gone."""
+    had = os.path.lexists(MACHINE_ENGINE_COPY)
+    yield MACHINE_ENGINE_COPY
+    if not had:
+        shutil.rmtree(MACHINE_ENGINE_COPY, ignore_errors=True)
+        assert not os.path.lexists(MACHINE_ENGINE_COPY), 'the engine copy this test made is left in /run/nodenet'
+
+
+def test_absent_removes_namespaces_processes_and_mounts(lab, machine_engine_copy):
     name = lab['name']
     # a confirmed change made from the machine's own namespaces with netns: (as scripts and tests do) leaves the
     # engine's confirm-or-revert record for that namespace in /run/nodenet; absent removes it with the node
@@ -255,6 +271,7 @@ def test_absent_removes_namespaces_processes_and_mounts(lab):
         assert p.returncode == 0 and 'CHANGED' in p.stdout, p.stdout[-3000:]
     made = engine_files_of(name + '-w1')
     assert [f for f in made if os.path.basename(f).startswith('confirmed-')], made
+    assert os.path.isfile(os.path.join(machine_engine_copy, '.digest')), 'the watchdog ran from the machine-wide engine copy'
     pids = subprocess.run(['ip', 'netns', 'pids', name + '-uplink'], capture_output=True, text=True, check=False).stdout.split()
     pids += subprocess.run(['ip', 'netns', 'pids', name + '-cp1'], capture_output=True, text=True, check=False).stdout.split()
     assert len(pids) >= 2, 'dnsmasq in the uplink and sshd in cp1'

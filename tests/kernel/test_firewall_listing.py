@@ -13,15 +13,11 @@ import pytest
 import yaml
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall as fw
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 with open(os.path.join(ROOT, 'tests', 'unit', 'cases', 'firewall.yml')) as fh:
     CASES = [(c['name'], c['params']) for c in yaml.safe_load(fh)]
-
-
-def run_cmd(argv, data=None):
-    p = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
-    return p.returncode, p.stdout, p.stderr
 
 
 def readme_example():
@@ -50,7 +46,7 @@ def kernel_listing(netns):
 @pytest.mark.parametrize('params', [case[1] for case in CASES] + [readme_example()[0]],
                          ids=[case[0] for case in CASES] + ['README example'])
 def test_diff_is_the_kernel_listing(netns, params):
-    result = fw.converge_firewall(dict(params, allow_lockout=True), netns=netns, diff_mode=True, run=run_cmd)
+    result = runner.single('firewall', dict(params, allow_lockout=True), netns=netns, diff_mode=True)
     assert result['changed']
     after = result['diff'][0]['after'].splitlines()
     assert after == kernel_listing(netns)

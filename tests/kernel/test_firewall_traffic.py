@@ -5,6 +5,7 @@ on a veth into the bridge, IPv4 and IPv6. Python sockets are the servers and the
 (created inside the namespaces; no helper processes). Every expected verdict is also checked
 against firewall.evaluate(), the model the lock-out guard relies on.
 """
+import contextlib
 import json
 import os
 import selectors
@@ -12,10 +13,13 @@ import socket
 import subprocess
 import threading
 import uuid
+from unittest import mock
 
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall as fw
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall as fwkind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, KernelError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
@@ -164,9 +168,33 @@ def nft_json(netns, *what):
     return json.loads(p.stdout) if p.returncode == 0 else None
 
 
-def converge(netns, params, **kw):
-    kw.setdefault('environ', {})
-    return fw.converge_firewall(params, netns=netns, run=run_cmd, **kw)
+@contextlib.contextmanager
+def injected(fault):
+    """Test-only faults, put in from outside the engine (no branch of its own in production code):
+    'batch' appends a command the kernel rejects (a rule in a chain that does not exist) to every
+    transaction the kind renders; 'verify' makes every read-back count as a mismatch."""
+    if fault == 'batch':
+        real = fw.render_batch
+
+        def bad(table):
+            batch = real(table)
+            batch['nftables'].append({'add': {'rule': {'family': fw.FAMILY, 'table': fw.TABLE, 'chain': 'no-such-chain',
+                                                       'expr': [{'accept': None}]}}})
+            return batch
+        with mock.patch.object(fw, 'render_batch', bad):
+            yield
+    elif fault == 'verify':
+        with mock.patch.object(fwkind, 'satisfied', lambda op, state: (False, 'injected: the table read back differently')):
+            yield
+    else:
+        yield
+
+
+def converge(netns, params, environ=None, _inject_failure=None, **kw):
+    """The firewall module's run (runner.single, as plugins/modules/firewall.py calls it) on plain data;
+    environ: where the lock-out guard reads the SSH session ({}: none)."""
+    with injected(_inject_failure):
+        return runner.single('firewall', params, netns=netns, context={'environ': {} if environ is None else environ}, **kw)
 
 
 def rule(name, proto, ports, *subnets):
@@ -375,7 +403,7 @@ def test_a_failed_verification_restores_the_previous_table(lab):
     node = lab['node']
     with pytest.raises(ApplyError) as exc:
         converge(node, BLOCK, _inject_failure='verify')
-    assert exc.value.rolled_back and 'restored' in str(exc.value)
+    assert exc.value.rolled_back and 'rolled back' in str(exc.value)
     assert nft_json(node, 'table', 'inet', 'nodenet') is None     # there was none before
     converge(node, BLOCK)
     previous = ruleset(node)
@@ -401,7 +429,7 @@ def test_lockout_guard_with_an_ssh_like_environment(lab):
     from_ok = {'SSH_CONNECTION': '%s 50022 %s 22' % (OK6, NODE6)}
 
     def here(params, environ, **kw):
-        return in_netns(node, lambda: fw.converge_firewall(params, netns=None, environ=environ, run=run_cmd, **kw))
+        return in_netns(node, lambda: runner.single('firewall', params, netns=None, context={'environ': environ}, **kw))
 
     with pytest.raises(fw.LockoutError) as exc:
         here(only_ok, from_bad)

@@ -12,12 +12,8 @@ import subprocess
 import threading
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall as fw
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
-
-
-def run_cmd(argv, data=None):
-    p = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
-    return p.returncode, p.stdout, p.stderr
 
 
 def _tcp(netns, dst, port, timeout=1.0):
@@ -70,15 +66,15 @@ def test_firewall_on_the_vm_kernel(netns, ip):
             {'name': 'web', 'port_selector': {'protocol': 'tcp', 'ports': ['8000-8100']},
              'ingress': [{'subnet': '10.88.0.0/24', 'except': '10.88.0.3/32'}]}]}
         assert _tcp(peer, '10.88.0.1', 9090) == 'open'
-        r = fw.converge_firewall(params, netns=netns, environ={}, run=run_cmd)
+        r = runner.single('firewall', params, netns=netns, context={'environ': {}})
         assert r['changed']
-        assert fw.converge_firewall(params, netns=netns, environ={}, run=run_cmd)['changed'] is False
+        assert runner.single('firewall', params, netns=netns, context={'environ': {}})['changed'] is False
         listing = json.loads(subprocess.run(['ip', 'netns', 'exec', netns, 'nft', '-j', 'list', 'table', 'inet', 'nodenet'],
                                             check=True, capture_output=True, text=True).stdout)
         assert fw.parse_table(listing)[0] == fw.compile_model(fw.normalize(params))
         assert _tcp(peer, '10.88.0.1', 8080) == 'open'
         assert _tcp(peer, '10.88.0.1', 9090) == 'dropped'
-        assert fw.converge_firewall({'state': 'absent'}, netns=netns, environ={}, run=run_cmd)['changed']
+        assert runner.single('firewall', {'state': 'absent'}, netns=netns, context={'environ': {}})['changed']
         assert _tcp(peer, '10.88.0.1', 9090) == 'open'
         stop.set()
         t.join(2)

@@ -52,5 +52,11 @@ def op_diff(op):
     }
 
 
-def plan_diff(ops):
-    return [op_diff(op) for op in ops]
+def plan_diff(ops, kinds=None):
+    """Every operation's before/after entries: a kind's own (kinds: the registry's KINDS; the firewall's
+    `nft list table`, a file's text) or the fields that change."""
+    out = []
+    for op in ops:
+        kind = (kinds or {}).get(op['kind'])
+        out.extend((kind.diff(op) or []) if hasattr(kind, 'diff') else [op_diff(op)])
+    return out

@@ -7,15 +7,15 @@ The model is Talos's NetworkDefaultActionConfig + NetworkRuleConfig. A firewall 
 whole-table object, so its pipeline is simpler than the netlink kinds'. One room per concern:
 nft/model.py (options, validation), nft/compile.py (model -> canonical table), nft/nftjson.py
 (libnftables JSON both ways), nft/status.py (what users see), nft/guard.py (the lock-out guard);
-this file runs nft (read, check, apply, verify) and is the engine's public face. The `network`
-module's firewall section is kinds/firewall.py.
+this file runs nft and is the engine's public face. The kind (plan, apply, verify, roll back: the
+firewall module and the `network` module's firewall section alike) is kinds/firewall.py.
 
     normalize(params)   -> model              pure; ValidationError naming the field
     compile_model(model)-> canonical table    pure; what must be in the kernel
     parse_table(json)   -> canonical table    pure; what `nft -j list table` shows
     render_batch(table) -> libnftables JSON   pure; one transaction (add+delete+add table)
     evaluate(table, packet) -> verdict        pure; used by the lock-out guard
-    converge_firewall(params, netns, ...)     reads, plans, checks (`nft -c`), applies, verifies
+    read_tables / nft / gather_status         the kernel side, through a run(argv, data) of the caller's
 
 A canonical rule is a flat dict of the matches this module uses (iifname, ct_state, nfproto,
 l4proto, saddr, dport, icmp_type, icmpv6_type, hoplimit, limit) plus comment and verdict.
@@ -32,19 +32,18 @@ import errno
 import json
 import os
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, KernelError, NodenetError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import KernelError, NodenetError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import check_netns, in_netns, netns_path
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import ARGSPEC, FAMILY, LockoutError, NftMissing, OPTIONS, TABLE, normalize
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.compile import compile_model
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson import parse_table, render_batch, restore_batch
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import ARGSPEC, FAMILY, NftMissing, OPTIONS, TABLE
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson import parse_table
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.status import format_table, status
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import lockout, ssh_connection
-# the rest of the firewall engine's public face, for its callers (network_info, tests, the kinds)
+# the rest of the firewall engine's public face, for its callers (the kind, network_info, tests)
 # pylint: disable=unused-import
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import BUILTIN, _cidrs, _subtract  # noqa: F401
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson import parse_rule, render_rule  # noqa: F401
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.model import BUILTIN, LockoutError, _cidrs, _subtract, normalize  # noqa: F401
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.compile import compile_model  # noqa: F401
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.nftjson import parse_rule, render_batch, render_rule, restore_batch  # noqa: F401
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.status import compact, format_rule  # noqa: F401
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import evaluate  # noqa: F401
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.nft.guard import evaluate, lockout, ssh_connection  # noqa: F401
 # pylint: enable=unused-import
 
 
@@ -58,11 +57,6 @@ def _nft_binary():
     raise NftMissing("the nft command (Debian/Ubuntu package 'nftables', RHEL 'nftables') is required on the node")
 
 
-def module_runner(module):
-    """A `run` for this file from an AnsibleModule: its run_command, stdin passed through unchanged."""
-    return command_runner(module.run_command)
-
-
 def command_runner(run_command):
     """A `run` for this file from a run_command-like function (argv, data=..., binary_data=...)."""
     def run(argv, data=None):
@@ -71,7 +65,7 @@ def command_runner(run_command):
 
 
 def section_params(params):
-    """The firewall options as converge_firewall takes them (absent with no rules: no rules)."""
+    """The firewall options as the kind takes them (defaults filled in; absent with no rules: no rules)."""
     params = dict((k, params.get(k)) for k in OPTIONS)
     for k, spec in ARGSPEC.items():
         if params.get(k) is None and 'default' in spec:
@@ -87,7 +81,7 @@ def nft(args, netns, data, run):
     This thread enters the namespace around the call, so the child process starts in it.
     """
     if run is None:
-        raise NodenetError("internal error: the firewall engine needs run= (e.g. firewall.module_runner(module))")
+        raise NodenetError("internal error: the firewall engine needs run= (e.g. firewall.command_runner(module.run_command))")
     cmd = [_nft_binary()] + list(args)
     return in_netns(netns, lambda: run(cmd, data))
 
@@ -155,58 +149,3 @@ def _diff(before, after):
     return {'before_header': 'table %s %s (%s)' % (FAMILY, TABLE, 'absent' if before is None else 'before'),
             'after_header': 'table %s %s (%s)' % (FAMILY, TABLE, 'absent' if after is None else 'after'),
             'before': format_table(before), 'after': format_table(after)}
-
-
-def converge_firewall(params, netns=None, check_mode=False, diff_mode=False, run=None, environ=None,
-                      _inject_failure=None):
-    """Make the node's `inet nodenet` table match `params` (the firewall module's options).
-
-    Returns {'changed', 'operations', 'firewall' (status), 'diff'?, 'warnings'}. Raises
-    ValidationError (incl. LockoutError) before anything is touched, KernelError when nft
-    rejects the batch (nothing changed: the transaction is atomic), ApplyError when the
-    re-read does not match (the previous table was restored).
-    `run(argv, data) -> (rc, stdout, stderr)` runs nft: the module's run_command (module_runner()).
-    `environ` is where the SSH session is read from (default: this process and its parents).
-    `_inject_failure` (tests only): 'batch' appends a command the kernel rejects to the
-    transaction; 'verify' makes the re-read count as a mismatch.
-    """
-    model = normalize(params)
-    check_netns(netns)
-    listing, others = read_tables(netns, run)
-    before, stats = parse_table(listing)
-    after = compile_model(model)
-    if not model['allow_lockout'] and _guarded_here(netns):
-        why = lockout(after, ssh_connection(environ))
-        if why:
-            raise LockoutError(why, 'rules')
-    changed = before != after
-    action = 'delete' if after is None else ('create' if before is None else 'replace')
-    result = {'changed': changed, 'operations': ['%s table %s %s' % (action, FAMILY, TABLE)] if changed else [],
-              'warnings': []}
-    if diff_mode:
-        result['diff'] = [_diff(before, after)] if changed else []
-    old_listing = listing
-    if changed:
-        batch = render_batch(after)
-        if _inject_failure == 'batch':
-            batch['nftables'].append({'add': {'rule': {'family': FAMILY, 'table': TABLE, 'chain': 'no-such-chain',
-                                                       'expr': [{'accept': None}]}}})
-        data = json.dumps(batch)
-        if check_mode:
-            rc, out, err = nft(['-c', '-j', '-f', '-'], netns, data, run)
-            if rc != 0:
-                raise _nft_error(err, 'the kernel rejected the ruleset (checked with nft -c; nothing was changed)')
-        else:
-            rc, out, err = nft(['-j', '-f', '-'], netns, data, run)
-            if rc != 0:
-                raise _nft_error(err, 'the kernel rejected the ruleset; nothing was changed (one atomic transaction)')
-            listing, others = read_tables(netns, run)
-            now, stats = parse_table(listing)
-            if now != after or _inject_failure == 'verify':
-                rc, out, err = nft(['-j', '-f', '-'], netns, json.dumps(restore_batch(old_listing)), run)
-                raise ApplyError("table %s %s read back differently from what was applied; the previous table was %s"
-                                 % (FAMILY, TABLE, 'restored' if rc == 0 else 'NOT restored: %s' % err.strip()),
-                                 rolled_back=rc == 0, rollback_errors=[] if rc == 0 else [err.strip()])
-            before = now
-    result['firewall'] = status(before, stats, others)
-    return result

@@ -71,7 +71,7 @@ def hosts_status(path=hosts_file.HOSTS):
 
 def gather(netns=None, resources=ALL, resolv_conf=resolver_file.RESOLV_CONF, run=None, keepalived_conf=KEEPALIVED_CONF,
            hosts_path=hosts_file.HOSTS):
-    """The status resources. `run` (the module's run_command, see firewall.module_runner) reads
+    """The status resources. `run` (the module's run_command, see firewall.command_runner) reads
     the firewall; without it the firewall is left out."""
     check_netns(netns)
     out = {}

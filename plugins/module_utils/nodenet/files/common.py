@@ -141,17 +141,3 @@ def _in_place(target, text):
         f.truncate()
         f.flush()
         os.fsync(f.fileno())
-
-
-def run_module(module, converge, params, **kwargs):
-    """Run one file module's converge() with Ansible's check/diff/backup and exit."""
-    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import adapter, lock
-    backup = module.backup_local if module.params.get('backup') else None
-
-    def call():
-        result = lock.call(lambda: converge(params, check_mode=module.check_mode, diff_mode=module._diff, backup=backup, **kwargs),
-                           None, module.check_mode, module.params.get('lock_timeout'), getattr(module, '_name', None))
-        if result.get('backup_file') is None:
-            result.pop('backup_file', None)
-        return result
-    adapter.run(module, call)

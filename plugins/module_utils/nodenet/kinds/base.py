@@ -75,7 +75,9 @@ class Kind(Protocol):
 # undone from a journal on disk / the operation as plain data for it), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
 # as one netlink message for a batch), purge(records, state, links, planned) (removals for `purge`),
 # read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs), result(rec, observed)
-# (the single module's return value), info_records(state) (its network_info resource, when not one record per object),
+# (the single module's return value), report(rec, ops, ctx) (instead of those: a single module that reports more than one
+# object - the files, the firewall - from its run's operations and ctx {netns, run, check_mode, diff_mode}),
+# info_records(state) (its network_info resource, when not one record per object),
 # details(data, names, m) / port_details(slave_data) (link status details of a link kind).
 REQUIRED = ('KIND', 'SECTION', 'RANK', 'LINK', 'FEATURE', 'INFO', 'OPTIONS',
             'normalize', 'key', 'read', 'plan', 'apply', 'inverse', 'satisfied')

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: seed.nodenet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The `firewall` section of the network module as a kind: the node's `inet nodenet` nftables table.
+"""The firewall as a kind: the node's `inet nodenet` nftables table (the firewall module, and the
+network module's `firewall` section).
 
 Planned last (one atomic nft transaction after every other change), checked while planning with
 `nft -c` and the lock-out guard, undone by putting the table back as it was listed. Operations are
@@ -9,7 +10,9 @@ plain data (the journal the confirm-or-revert watchdog reads, the state the boot
   create|modify|delete firewall 'inet nodenet': before {'listing': `nft -j list table` or None}
                                                after  {'params': the section's options}
   its inverse:                                 after  {'listing': ...} (apply restores it)
-The rules engine itself (model, nft JSON, parse, lock-out guard) is ../firewall.py.
+The rules engine itself (model, nft JSON, parse, lock-out guard) is ../firewall.py and nft/.
+Error fields are named as the user typed them: `rules[0]...` in the firewall module, `firewall.rules[0]...`
+in the network module's section (the record's `_where`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +23,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall as fw
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.cmd import local_run
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.base import Op, Reason, Record, op
@@ -41,9 +45,9 @@ def runner(run: Any) -> Any:
 
 def normalize(entry: Record, where: str = '') -> Record:
     if not isinstance(entry, dict):
-        raise ValidationError('must be a mapping with default_action, rules and state', SECTION)
+        raise ValidationError('must be a mapping with default_action, rules and state', where or SECTION)
     params = fw.section_params(dict((k, val) for k, val in entry.items() if not k.startswith('_')))
-    fw.normalize(params, SECTION)
+    fw.normalize(params, where)
     return {'params': params}
 
 
@@ -60,22 +64,24 @@ def read(nl: Any, state: Any) -> Dict[str, Record]:
 
 
 def _table(params):
-    return fw.compile_model(fw.normalize(params, SECTION))
+    return fw.compile_model(fw.normalize(params))
 
 
 def plan(records: List[Record], state: Any, ctx: Dict[str, Any]) -> List[Op]:
-    """The lock-out guard and the kernel's own check (nft -c) run here, so check mode sees them too."""
+    """The lock-out guard and the kernel's own check (nft -c) run here, so check mode sees them too.
+    ctx: netns, run, and `environ` (where the SSH session is read from; default: this process and its parents)."""
     out = []
     netns, run = ctx.get('netns'), runner(ctx.get('run'))
     for rec in records:
-        model = fw.normalize(rec['params'], SECTION)
+        where = rec.get('_where', '')
+        model = fw.normalize(rec['params'], where)
         obs = state.get(KIND).get(KEY)
         before = obs['table'] if obs else None
         after = fw.compile_model(model)
         if not model['allow_lockout'] and fw._guarded_here(netns):
-            why = fw.lockout(after, fw.ssh_connection())
+            why = fw.lockout(after, fw.ssh_connection(ctx.get('environ')))
             if why:
-                raise fw.LockoutError(why, 'firewall.rules')
+                raise fw.LockoutError(why, v.sub(where, 'rules'))
         if before == after:
             continue
         rc, dummy, err = fw.nft(['-c', '-j', '-f', '-'], netns, json.dumps(fw.render_batch(after)), run)
@@ -114,3 +120,8 @@ def describe(o: Op) -> str:
 
 def diff(o: Op) -> Optional[List[Record]]:
     return o.get('diff')
+
+
+def report(rec: Record, ops: List[Op], ctx: Dict[str, Any]) -> Record:
+    """The firewall module's return value: the policy as installed (in check mode, as it is now)."""
+    return {'firewall': fw.gather_status(ctx.get('netns'), runner(ctx.get('run')))}

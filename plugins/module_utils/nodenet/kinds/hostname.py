@@ -16,4 +16,5 @@ OPTIONS = dict(hostname=dict(type='str', required=True),
                path=dict(type='path', default=engine.HOSTNAME_FILE))
 
 FileKind('hostname', lambda p, files, **kw: engine.converge(p, path=files['path'], **kw),
-         dict(path=engine.HOSTNAME_FILE), lambda p: engine.normalize(p.get('hostname'))).bind(globals())
+         dict(path=engine.HOSTNAME_FILE), lambda p: engine.normalize(p.get('hostname')),
+         ('hostname', 'kernel_changes', 'method', 'path', 'backup_file')).bind(globals())

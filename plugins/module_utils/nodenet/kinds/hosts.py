@@ -18,4 +18,5 @@ OPTIONS = dict(entries=dict(type='list', elements='dict', default=[],
                path=dict(type='path', default=engine.HOSTS))
 
 FileKind('hosts', lambda p, files, run=None, **kw: engine.converge(p, path=files['path'], **kw),
-         dict(path=engine.HOSTS), lambda p: engine.normalize(p.get('entries') or [])).bind(globals())
+         dict(path=engine.HOSTS), lambda p: engine.normalize(p.get('entries') or []),
+         ('path', 'entries', 'backup_file')).bind(globals())

@@ -19,4 +19,5 @@ OPTIONS = dict(nameservers=dict(type='list', elements='str'),
                dropin_path=dict(type='path', default=engine.DROPIN))
 
 FileKind('resolver', lambda p, files, **kw: engine.converge(p, path=files['path'], dropin=files['dropin_path'], **kw),
-         dict(path=engine.RESOLV_CONF, dropin_path=engine.DROPIN), engine.normalize).bind(globals())
+         dict(path=engine.RESOLV_CONF, dropin_path=engine.DROPIN), engine.normalize,
+         ('manager', 'path', 'writers', 'reloaded', 'backup_file', 'resolver')).bind(globals())
