@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import socket
 import struct
@@ -151,11 +152,18 @@ def link_index(nl, name):
         cache = nl.nodenet_ifindex = {}
     if name in cache:
         return cache[name]
-    found = nl.link_lookup(ifname=name)
+    raw = name.encode('utf-8') + b'\0'
+    request = struct.pack('=BxHiII', 0, 0, 0, 0, 0) + struct.pack('=HH', 4 + len(raw), IFLA_IFNAME) + raw + b'\0' * (-len(raw) % 4)
+    try:
+        found = dump(nl, RTM_GETLINK, request, one=True)
+    except OSError as e:
+        if e.errno != errno.ENODEV:
+            raise
+        found = None
     if not found:
         raise explain(OSError(19, 'No such device'), "looking up link '%s'" % name)
-    cache[name] = found[0]
-    return found[0]
+    cache[name] = struct.unpack_from('=i', found[0], 4)[0]
+    return cache[name]
 
 
 def forget_links(nl):
@@ -164,6 +172,7 @@ def forget_links(nl):
 
 
 NETLINK_ROUTE = 0
+IFLA_IFNAME = 3
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 BATCH_BYTES = 65536
@@ -222,14 +231,14 @@ def batch(nl, msgs):
     return codes
 
 
-RTM_GETADDR, RTM_GETROUTE = 22, 26
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
 NLM_F_DUMP = 0x300
 NLMSG_DONE = 3
 NETLINK_GET_STRICT_CHK = 12
 NLA_TYPE_MASK = 0x3fff
 
 
-def dump(nl, mtype, header, strict=False):
+def dump(nl, mtype, header, strict=False, one=False):
     """A netlink dump (RTM_GETADDR, RTM_GETROUTE) on a plain socket in the namespace `nl` works on,
     returned undecoded: [message body bytes] (the fixed header, then attributes; see attrs()).
 
@@ -237,7 +246,8 @@ def dump(nl, mtype, header, strict=False):
     generic decoder, which matters when a node has thousands of routes. header: the request's
     fixed header (family and, with strict=True, the kernel-side filter: a table, a link index);
     the kernel applies the filter only when strict checking is on (Linux >= 4.20); the caller
-    filters again, so an older kernel just returns more."""
+    filters again, so an older kernel just returns more. one=True: a plain request for one
+    object (the header names it) instead of a dump; its reply, or the kernel's error."""
     sock = in_netns(getattr(nl, 'nodenet_netns', None),
                     lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE))
     out = []
@@ -248,7 +258,8 @@ def dump(nl, mtype, header, strict=False):
                 sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
             except OSError:
                 pass
-        sock.send(struct.pack('=IHHII', 16 + len(header), mtype, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + header)
+        flags = NLM_F_REQUEST | (NLM_F_ACK if one else NLM_F_DUMP)
+        sock.send(struct.pack('=IHHII', 16 + len(header), mtype, flags, 1, 0) + header)
         while True:
             buf = sock.recv(1 << 20)
             off = 0
@@ -262,6 +273,8 @@ def dump(nl, mtype, header, strict=False):
                     code = -struct.unpack_from('=i', buf, off + 16)[0]
                     if code:
                         raise OSError(code, os.strerror(code))
+                    if one:
+                        return out
                 else:
                     out.append(buf[off + 16:off + length])
                 off += (length + 3) & ~3

@@ -27,6 +27,7 @@ import time
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index, write_sysctl
 
@@ -220,8 +221,7 @@ def announce(nl, rec):
     if not count:
         return 0
     index = link_index(nl, rec['link'])
-    links = nl.get_links(index)
-    mac = links[0].get_attr('IFLA_ADDRESS') if links else None
+    mac = linkdump.one(nl, index).get_attr('IFLA_ADDRESS')
     if not mac or mac == '00:00:00:00:00:00':
         return 0          # no link-layer address (a tunnel, loopback): nothing to announce on
     hw = bytes(bytearray(int(x, 16) for x in mac.split(':')))
