@@ -104,3 +104,32 @@ def compare(netns, made, monkeypatch):
         if name in ours:
             assert not fast[ours[name]['index']], name
     return ours
+
+
+def pyroute2_rules(nl):
+    """RuleStatus records as rule.read() made them with pyroute2's decoder (before the engine
+    decoded the rule dump itself): the reference for the rule decoder."""
+    import socket
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import rule
+    out = {}
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        for m in nl.get_rules(family=fam):
+            rec = {'family': 'inet4' if fam == socket.AF_INET else 'inet6',
+                   'priority': m.get('priority') or 0,
+                   'action': rule.ACTION_NAMES.get(m['action'], str(m['action']))}
+            if m.get('src') is not None or m['src_len']:
+                rec['src'] = '%s/%d' % (m.get('src'), m['src_len'])
+            if m.get('dst') is not None or m['dst_len']:
+                rec['dst'] = '%s/%d' % (m.get('dst'), m['dst_len'])
+            if rec['action'] == 'unicast':
+                rec['table'] = m.get('table') or m['table']
+            if m.get('iifname'):
+                rec['iif_name'] = m.get('iifname')
+            if m.get('oifname'):
+                rec['oif_name'] = m.get('oifname')
+            if m.get('fwmark') is not None:
+                rec['fw_mark'] = m.get('fwmark')
+                if m.get('fwmask') is not None and m.get('fwmask') != 0xFFFFFFFF:
+                    rec['fw_mask'] = m.get('fwmask')
+            out[rule.key(rec)] = rec
+    return out

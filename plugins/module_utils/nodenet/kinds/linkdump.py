@@ -20,7 +20,7 @@ __metaclass__ = type
 import socket
 import struct
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import RTM_GETLINK, attrs, dump
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import RTM_GETLINK, attrs, dump, pyroute2_ready
 
 RTM_NEWLINK = 16
 IFINFOMSG = struct.Struct('=BxHiII')     # family, type, index, flags, change
@@ -171,6 +171,7 @@ def decode(body, own=None):
 def pyroute2_decode(body):
     """The message decoded by pyroute2's generic decoder (the fallback, and the tests' reference)."""
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    pyroute2_ready()
     msg = ifinfmsg(struct.pack('=IHHII', 16 + len(body), RTM_NEWLINK, 0, 0, 0) + bytes(body))
     msg.decode()
     return msg
