@@ -25,10 +25,10 @@ LINKS = [
     ('bp0', ['type', 'veth', 'peer', 'name', 'bp1']),
     ('wg0', ['type', 'wireguard']),
 ]
-# What the decoder must do itself (the common kinds) and what goes to pyroute2 (bond and bridge
-# data, addresses that are not MACs), where the kernel has the kind.
-OWN = ('lo', 'p0', 'p1', 'px', 'mv0', 'vxl0', 'vxl1', 'd0', 'vl0', 'vl1', 'wg0', 'bp0')
-PYROUTE2 = ('br0', 'bo0', 'ipip0')
+# What the decoder must do itself (the common kinds) and what goes to pyroute2 (a bond's data,
+# addresses that are not MACs), where the kernel has the kind.
+OWN = ('lo', 'p0', 'p1', 'px', 'br0', 'mv0', 'vxl0', 'vxl1', 'd0', 'vl0', 'vl1', 'wg0', 'bp0')
+PYROUTE2 = ('bo0', 'ipip0')
 
 
 def sh(*args, check=True):

@@ -3,6 +3,7 @@ every kind this kernel can make (veth, bridge, macvlan, vxlan ...; bond, VLAN, d
 in the VM tier, tests/vm/test_vm_linkdump.py) and the rule dump: every record must come out the same;
 and requests the engine encodes itself (addresses, routes in one batch) land as declared."""
 import json
+import os
 
 import pytest
 
@@ -33,8 +34,9 @@ def test_one_link_and_lookup(netns, made):
         m = linkdump.one(nl, idx)
         assert m['index'] == idx and m.get('ifname') == 'mv0'
         assert m.get('linkinfo').get('data').get('macvlan_mode') == 'private'
-        br = linkdump.one(nl, link_index(nl, 'br0'))          # bridge data: pyroute2's decoder, same call
+        br = linkdump.one(nl, link_index(nl, 'br0'))
         assert br.get('linkinfo').get('data').get_attr('IFLA_BR_STP_STATE') == 1
+        assert br.get('linkinfo').get('data').get_attr('IFLA_BR_FORWARD_DELAY') == 1500
         with pytest.raises(Exception) as e:
             link_index(nl, 'nosuch0')
         assert "'nosuch0'" in str(e.value)
@@ -105,3 +107,30 @@ def test_own_requests_land_as_declared(netns, made, ip):
     assert len(removed['operations']) == 50
     assert not [a for i in ip('addr', 'show', 'dev', 'p0') for a in i['addr_info'] if a['local'].startswith(('10.60.', 'fd60::'))]
     assert not ip('route', 'show', 'table', '300') and not ip('-4', 'route', 'show', 'proto', 'static')
+
+
+def test_call_that_changes_nothing_never_imports_pyroute2(netns, made):
+    """Start-up: pyroute2 (the package imports nearly all of itself) is loaded only when a call has
+    something to change; reading a node with links, addresses, routes and rules, and planning
+    nothing, is done by the engine's own decoders. network_info too. In a fresh interpreter."""
+    sh('ip', '-n', netns, 'addr', 'add', '10.61.0.1/24', 'dev', 'p0')
+    sh('ip', '-n', netns, 'route', 'add', '172.29.0.0/24', 'via', '10.61.0.254', 'proto', 'static')
+    sh('ip', '-n', netns, 'rule', 'add', 'from', '10.61.0.0/24', 'lookup', '100')
+    code = '\n'.join([
+        'import json, sys',
+        'from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge',
+        'from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather',
+        'ns = sys.argv[1]',
+        'spec = {"links": [{"name": "p0", "mtu": 9000}], "addresses": [{"address": "10.61.0.1/24", "link": "p0"}],',
+        '        "routes": [{"destination": "172.29.0.0/24", "gateway": "10.61.0.254"}]}',
+        'out = [converge({}, netns=ns)["changed"], converge(spec, netns=ns)["changed"], converge(spec, netns=ns, check_mode=True)["changed"]]',
+        'info = gather(ns, resources=("links", "addresses", "routes", "rules"))',
+        'print(json.dumps([out, len(info["links"]), "pyroute2" in sys.modules]))',
+    ])
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, '-c', code, netns], capture_output=True, text=True, check=True,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+    changed, nlinks, imported = json.loads(p.stdout.strip().splitlines()[-1])
+    assert changed == [False, False, False] and nlinks >= 8
+    assert imported is False, 'pyroute2 was imported by a call that changed nothing'

@@ -8,9 +8,9 @@ lists, AF_SPEC ...), which made reading the links the largest part of a re-run. 
 fixed header and the few attributes link.status(), the kinds' details()/port_details() and
 selector.annotate() use, into messages that answer the same calls as pyroute2's (m['index'],
 m.get('ifname'), m.get('linkinfo').get('data').get_attr('IFLA_VLAN_ID') ...), so those readers
-work on either. A link whose kind data is not decoded here (bond and bridge options: many
-attributes, lists of addresses) or whose hardware address is not a MAC is handed to pyroute2's
-decoder, that link only: a node has few of them.
+work on either. A link whose kind data is not decoded here (a bond's options: many attributes,
+lists of addresses) or whose hardware address is not a MAC is handed to pyroute2's decoder, that
+link only: a node has few of them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -89,6 +89,9 @@ INFO_KIND, INFO_DATA, INFO_SLAVE_KIND, INFO_SLAVE_DATA = 1, 2, 4, 5
 # Kind data (IFLA_INFO_DATA) decoded here; a kind with status details that is not listed goes to pyroute2.
 DATA = {
     'macvlan': {1: ('IFLA_MACVLAN_MODE', _macvlan_mode)},
+    'bridge': {1: ('IFLA_BR_FORWARD_DELAY', _u32), 2: ('IFLA_BR_HELLO_TIME', _u32), 3: ('IFLA_BR_MAX_AGE', _u32),
+               5: ('IFLA_BR_STP_STATE', _u32), 6: ('IFLA_BR_PRIORITY', _u16), 7: ('IFLA_BR_VLAN_FILTERING', _u8),
+               39: ('IFLA_BR_VLAN_DEFAULT_PVID', _u16)},
     'vlan': {1: ('IFLA_VLAN_ID', _u16), 5: ('IFLA_VLAN_PROTOCOL', _be16)},
     'vxlan': {1: ('IFLA_VXLAN_ID', _u32), 2: ('IFLA_VXLAN_GROUP', _ip4), 3: ('IFLA_VXLAN_LINK', _u32),
               4: ('IFLA_VXLAN_LOCAL', _ip4), 7: ('IFLA_VXLAN_LEARNING', _u8), 15: ('IFLA_VXLAN_PORT', _be16),
