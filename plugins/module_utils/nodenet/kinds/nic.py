@@ -25,12 +25,12 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 
 
-
 def _ethtool():
     """(pyroute2's Ethtool, its NotSupportedError), imported when a NIC is first read or tuned."""
     from pyroute2.ethtool import Ethtool
     from pyroute2.ethtool.ioctl import NotSupportedError
     return Ethtool, NotSupportedError
+
 
 KIND = 'nic'
 SECTION = None          # options of the `links` entries, not a section
