@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 from typing import Any, Dict, List
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
@@ -69,7 +68,7 @@ def _final_links(records, state, ops):
                 cur['members'] = list(rec['links'])
             for k in ('local', 'remote', 'group'):
                 if rec.get(k):
-                    cur['family'] = ipaddress.ip_address(rec[k]).version
+                    cur['family'] = v.parse_address(rec[k]).version
     return out
 
 
@@ -104,12 +103,12 @@ def _final_addresses(records, state, ops):
         k = KINDS['address'].key(rec)
         if rec['state'] == 'present':
             declared.add(k)
-            out.append((ipaddress.ip_interface(rec['address']), rec['link'], rec.get('_where')))
+            out.append((v.parse_interface(rec['address']), rec['link'], rec.get('_where')))
         else:
             gone.add(k)
     for k, obs in state.get('address').items():
         if k not in gone and k not in declared and obs['link'] not in dead_links:
-            out.append((ipaddress.ip_interface(obs['address']), obs['link'], None))
+            out.append((v.parse_interface(obs['address']), obs['link'], None))
     return out
 
 
@@ -137,10 +136,10 @@ def check_gateways(records, state, ops, addresses):
     gone = set(op['key'] for op in ops if op['kind'] == 'route' and op['action'] == 'delete')
     for rec in records.get('route', []):
         if rec['state'] == 'present' and rec.get('link') and not rec.get('gateway') and rec['type'] == 'unicast':
-            onlink.append((ipaddress.ip_network(rec['destination']), rec['link']))
+            onlink.append((v.parse_network(rec['destination']), rec['link']))
     for k, obs in state.get('route').items():
         if k not in gone and obs.get('link') and not obs.get('gateway') and obs['type'] == 'unicast':
-            onlink.append((ipaddress.ip_network(obs['destination']), obs['link']))
+            onlink.append((v.parse_network(obs['destination']), obs['link']))
     # {(version, prefixlen): {network: set(links)}}: a gateway's subnets are found by masking it
     # once per prefix length in use, not by testing every network (thousands of routes stay fast)
     index = {}
@@ -149,7 +148,7 @@ def check_gateways(records, state, ops, addresses):
     for rec in records.get('route', []):
         if rec['state'] != 'present' or not rec.get('gateway'):
             continue
-        gw = ipaddress.ip_address(rec['gateway'])
+        gw = v.parse_address(rec['gateway'])
         if gw.version == 6 and gw.is_link_local:
             if not rec.get('link'):
                 raise ValidationError("gateway %s is an IPv6 link-local address: set link too" % gw, v.sub(rec.get('_where', ''), 'link'))
@@ -157,7 +156,7 @@ def check_gateways(records, state, ops, addresses):
         ok = []
         for (ver, plen), nets in index.items():
             if ver == gw.version:
-                links = nets.get(ipaddress.ip_network('%s/%d' % (gw, plen), strict=False), ())
+                links = nets.get(v.parse_network('%s/%d' % (gw, plen), strict=False), ())
                 ok.extend(link for link in links if not rec.get('link') or link == rec['link'])
         if not ok:
             raise ValidationError("gateway %s is not on the subnet of any address or connected route%s (declared or present); "
@@ -169,7 +168,7 @@ def check_sources(records, addresses):
     """A route's source (its preferred source address) must be an address of the node."""
     local = set(iface.ip for iface, dummy, dummy2 in addresses)
     for rec in records.get('route', []):
-        if rec['state'] == 'present' and rec.get('source') and ipaddress.ip_address(rec['source']) not in local:
+        if rec['state'] == 'present' and rec.get('source') and v.parse_address(rec['source']) not in local:
             raise ValidationError("source %s is not an address of this node (declared or present); the kernel only "
                                   "takes one of its own addresses as a route's source" % rec['source'],
                                   v.sub(rec.get('_where', ''), 'source'))

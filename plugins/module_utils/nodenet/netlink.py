@@ -7,20 +7,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import socket
 import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NetnsError, explain
 
+# pyroute2 is imported when a call first needs it (Netlink below): the package imports nearly all
+# of itself, about half of a module's start-up, and a call that only reads (the engine decodes the
+# link, address and route dumps itself) or changes nothing never needs it.
 try:
-    from pyroute2 import IPRoute
+    from importlib.util import find_spec
+    HAS_PYROUTE2 = find_spec('pyroute2') is not None
+except ImportError:  # pragma: no cover
     HAS_PYROUTE2 = True
-    PYROUTE2_IMPORT_ERROR = None
-except ImportError as e:  # pragma: no cover - reported by the modules
-    IPRoute = None
-    HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR = e
 
 NETNS_DIR = '/var/run/netns'
 
@@ -109,17 +110,61 @@ def in_netns(netns, func):
         os.close(own)
 
 
-def open_netlink(netns=None):
-    if not HAS_PYROUTE2:
-        raise NetnsError("the Python library pyroute2 (>= 0.7.3) is required on the target: %s" % PYROUTE2_IMPORT_ERROR)
+_SETUP = []
+
+
+def on_pyroute2(func):
+    """Run func() (a kind teaching pyroute2's decoder something) once pyroute2 is first used."""
+    _SETUP.append(func)
+
+
+def pyroute2_ready():
+    """Called by whatever is about to use pyroute2: runs the on_pyroute2() functions once."""
+    while _SETUP:
+        _SETUP.pop(0)()
+
+
+class Netlink(object):
+    """The netlink handle of one call in one namespace. The engine's own readers and batches use
+    only its namespace (plain sockets, opened per request); anything else (nl.link(...),
+    nl.get_vlans() ...) goes to a pyroute2 IPRoute opened in that namespace on first use."""
+
+    def __init__(self, netns=None):
+        self.nodenet_netns = netns
+        self._ipr = None
+
+    def __getattr__(self, name):
+        if name.startswith('nodenet_') or name.startswith('__') or name == '_ipr':
+            raise AttributeError(name)
+        if self._ipr is None:
+            self._ipr = _iproute(self.nodenet_netns)
+        return getattr(self._ipr, name)
+
+    def close(self):
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+
+def _iproute(netns):
     try:
-        nl = in_netns(netns, IPRoute)
-        nl.nodenet_netns = netns
-        return nl
+        from pyroute2 import IPRoute
+    except ImportError as e:  # pragma: no cover - open_netlink checked that it is there
+        raise NetnsError("the Python library pyroute2 (>= 0.7.3) is required on the target: %s" % e)
+    pyroute2_ready()
+    try:
+        return in_netns(netns, IPRoute)
     except NetnsError:
         raise
     except Exception as e:  # noqa: BLE001 - translated below
         raise explain(e, "opening netlink in namespace '%s'" % (netns or 'host'))
+
+
+def open_netlink(netns=None):
+    if not HAS_PYROUTE2:
+        raise NetnsError("the Python library pyroute2 (>= 0.7.3) is required on the target: it is not installed")
+    check_netns(netns)
+    return Netlink(netns)
 
 
 def write_sysctl(nl, path, value):
@@ -151,11 +196,17 @@ def link_index(nl, name):
         cache = nl.nodenet_ifindex = {}
     if name in cache:
         return cache[name]
-    found = nl.link_lookup(ifname=name)
+    request = struct.pack('=BxHiII', 0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode('utf-8') + b'\0')
+    try:
+        found = dump(nl, RTM_GETLINK, request, one=True)
+    except OSError as e:
+        if e.errno != errno.ENODEV:
+            raise
+        found = None
     if not found:
         raise explain(OSError(19, 'No such device'), "looking up link '%s'" % name)
-    cache[name] = found[0]
-    return found[0]
+    cache[name] = struct.unpack_from('=i', found[0], 4)[0]
+    return cache[name]
 
 
 def forget_links(nl):
@@ -164,6 +215,7 @@ def forget_links(nl):
 
 
 NETLINK_ROUTE = 0
+IFLA_IFNAME = 3
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 BATCH_BYTES = 65536
@@ -172,9 +224,24 @@ SO_RCVBUFFORCE = 33
 SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
 
 
+class Request(object):
+    """A request the engine encoded itself: message type, flags (NLM_F_ACK included) and body (the
+    fixed header, then attributes made with nla()); netlink.batch() adds the netlink header."""
+
+    __slots__ = ('mtype', 'flags', 'body')
+
+    def __init__(self, mtype, flags, body):
+        self.mtype, self.flags, self.body = mtype, flags, body
+
+
+def nla(atype, payload):
+    """One netlink attribute: header, payload, padding to 4 bytes."""
+    return struct.pack('=HH', 4 + len(payload), atype) + payload + b'\0' * (-len(payload) % 4)
+
+
 def batch(nl, msgs):
-    """Send many requests the way `ip -batch` does: encoded pyroute2 messages (header type and
-    flags set, NLM_F_ACK included), packed into a few sendmsg() calls on a plain netlink socket in
+    """Send many requests the way `ip -batch` does: Requests, or encoded pyroute2 messages (header
+    type and flags set, NLM_F_ACK included), packed into a few sendmsg() calls on a plain netlink socket in
     the namespace `nl` works on. The kernel handles them in order and acks each one.
 
     Returns one code per message, in order: 0 (done) or the errno the kernel refused it with.
@@ -194,6 +261,9 @@ def batch(nl, msgs):
             pass
         encoded = []
         for i, m in enumerate(msgs):
+            if isinstance(m, Request):
+                encoded.append(struct.pack('=IHHII', 16 + len(m.body), m.mtype, m.flags, i + 1, 0) + m.body)
+                continue
             m['header']['sequence_number'] = i + 1
             m['header']['pid'] = 0
             m.encode()
@@ -222,14 +292,14 @@ def batch(nl, msgs):
     return codes
 
 
-RTM_GETADDR, RTM_GETROUTE = 22, 26
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
 NLM_F_DUMP = 0x300
 NLMSG_DONE = 3
 NETLINK_GET_STRICT_CHK = 12
 NLA_TYPE_MASK = 0x3fff
 
 
-def dump(nl, mtype, header, strict=False):
+def dump(nl, mtype, header, strict=False, one=False):
     """A netlink dump (RTM_GETADDR, RTM_GETROUTE) on a plain socket in the namespace `nl` works on,
     returned undecoded: [message body bytes] (the fixed header, then attributes; see attrs()).
 
@@ -237,7 +307,8 @@ def dump(nl, mtype, header, strict=False):
     generic decoder, which matters when a node has thousands of routes. header: the request's
     fixed header (family and, with strict=True, the kernel-side filter: a table, a link index);
     the kernel applies the filter only when strict checking is on (Linux >= 4.20); the caller
-    filters again, so an older kernel just returns more."""
+    filters again, so an older kernel just returns more. one=True: a plain request for one
+    object (the header names it) instead of a dump; its reply, or the kernel's error."""
     sock = in_netns(getattr(nl, 'nodenet_netns', None),
                     lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE))
     out = []
@@ -248,7 +319,8 @@ def dump(nl, mtype, header, strict=False):
                 sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
             except OSError:
                 pass
-        sock.send(struct.pack('=IHHII', 16 + len(header), mtype, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + header)
+        flags = NLM_F_REQUEST | (NLM_F_ACK if one else NLM_F_DUMP)
+        sock.send(struct.pack('=IHHII', 16 + len(header), mtype, flags, 1, 0) + header)
         while True:
             buf = sock.recv(1 << 20)
             off = 0
@@ -262,6 +334,8 @@ def dump(nl, mtype, header, strict=False):
                     code = -struct.unpack_from('=i', buf, off + 16)[0]
                     if code:
                         raise OSError(code, os.strerror(code))
+                    if one:
+                        return out
                 else:
                     out.append(buf[off + 16:off + length])
                 off += (length + 3) & ~3

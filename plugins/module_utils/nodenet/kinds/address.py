@@ -17,12 +17,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETADDR, attrs, dump, ip_text, u32,
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, batch, link_index, read_sysctl, write_sysctl)
-
-try:
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
-    ifaddrmsg = None
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, batch, link_index, nla, read_sysctl, write_sysctl)
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 
@@ -213,50 +208,42 @@ def _add(nl, rec):
 
 def message(nl, op):
     """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] == 'modify' or ifaddrmsg is None:
+    if op['action'] == 'modify':
         return None
     rec = op['after'] if op['action'] == 'create' else op['before']
     if op['action'] == 'create':
         return _create(nl, rec)
-    m = _message(nl, rec)
     changed = _promote_secondaries(nl, rec)
     if changed:
         op.setdefault('sysctls_before', {}).update(changed)   # for the inverse (journal)
-    m['header']['type'] = RTM_DELADDR
-    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
-    return m
+    return Request(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, _message(nl, rec))
 
 
 def _message(nl, rec):
+    """The request's body: ifaddrmsg, the address as IFA_LOCAL and IFA_ADDRESS, the label."""
     addr, plen = rec['address'].rsplit('/', 1)
-    m = ifaddrmsg()
-    m['family'] = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
-    m['prefixlen'] = int(plen)
-    m['index'] = link_index(nl, rec['link'])
-    attrs = [('IFA_LOCAL', addr), ('IFA_ADDRESS', addr)]
+    fam = socket.AF_INET if rec['family'] == 'inet4' else socket.AF_INET6
+    raw = socket.inet_pton(fam, addr)
+    body = IFADDRMSG.pack(fam, int(plen), 0, 0, link_index(nl, rec['link'])) + nla(IFA_LOCAL, raw) + nla(IFA_ADDRESS, raw)
     if rec.get('label'):
-        attrs.append(('IFA_LABEL', rec['label']))
-    m['attrs'] = attrs
-    return m
+        body += nla(IFA_LABEL, rec['label'].encode('utf-8') + b'\0')
+    return body
 
 
 def _create(nl, rec):
     """The RTM_NEWADDR request for `rec`, with the flags and lifetimes a rolled-back removal puts
     back (none for an address as declared)."""
-    m = _message(nl, rec)
-    m['header']['type'] = RTM_NEWADDR
-    m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    body = _message(nl, rec)
     if rec.get('flags'):
         flags = 0
         for bit, name in IFA_FLAGS_NAMES:
             if name in rec['flags']:
                 flags |= bit
-        m['attrs'].append(('IFA_FLAGS', flags))
+        body += nla(IFA_FLAGS, struct.pack('=I', flags))
     if 'valid_lft' in rec or 'preferred_lft' in rec:
         valid = rec.get('valid_lft', FOREVER)
-        m['attrs'].append(('IFA_CACHEINFO', {'ifa_valid': valid, 'ifa_preferred': min(rec.get('preferred_lft', FOREVER), valid),
-                                             'cstamp': 0, 'tstamp': 0}))
-    return m
+        body += nla(IFA_CACHEINFO, CACHEINFO.pack(min(rec.get('preferred_lft', FOREVER), valid), valid, 0, 0))
+    return Request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
 
 
 def _promote_secondaries(nl, rec):

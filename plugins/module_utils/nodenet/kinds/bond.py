@@ -9,6 +9,8 @@ __metaclass__ = type
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import on_pyroute2
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 
@@ -101,7 +103,7 @@ def _nla_support():
         bond_nla.nla_map = tuple(bond_nla.nla_map) + extra
 
 
-_nla_support()
+on_pyroute2(_nla_support)
 
 
 # ---------------------------------------------------------------- validate
@@ -334,7 +336,7 @@ def _modify(nl, name, before, after):
 
 
 def _mode_now(nl, name):
-    m = nl.get_links(netdev.index(nl, name))[0]
+    m = linkdump.one(nl, netdev.index(nl, name))
     data = m.get('linkinfo').get('data')
     return MODES[data.get_attr('IFLA_BOND_MODE')]
 

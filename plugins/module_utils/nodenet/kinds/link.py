@@ -12,6 +12,7 @@ import ipaddress
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import nic
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import selector
@@ -178,10 +179,10 @@ def _kinds():
 
 def read(nl, state=None):
     """LinkStatus records keyed by name."""
-    msgs = nl.get_links()
-    names = dict((m['index'], m.get('ifname')) for m in msgs)
     kinds = _kinds()
     details = dict((k, m.details) for k, m in kinds.items() if hasattr(m, 'details'))
+    msgs = linkdump.links(nl, own=details)
+    names = dict((m['index'], m.get('ifname')) for m in msgs)
     slave_details = dict((k, m.port_details) for k, m in kinds.items() if hasattr(m, 'port_details'))
     out = {}
     for m in msgs:

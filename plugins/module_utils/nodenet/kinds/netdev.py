@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import MissingReference, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
 
@@ -240,7 +241,7 @@ def set_fields(nl, name, fields):
 
 
 def is_up(nl, name):
-    return bool(nl.get_links(index(nl, name))[0]['flags'] & 1)
+    return bool(linkdump.one(nl, index(nl, name))['flags'] & 1)
 
 
 def set_up(nl, name, up):

@@ -24,12 +24,13 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 
-try:
+
+def _ethtool():
+    """(pyroute2's Ethtool, its NotSupportedError), imported when a NIC is first read or tuned."""
     from pyroute2.ethtool import Ethtool
     from pyroute2.ethtool.ioctl import NotSupportedError
-except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
-    Ethtool = None
-    NotSupportedError = OSError
+    return Ethtool, NotSupportedError
+
 
 KIND = 'nic'
 SECTION = None          # options of the `links` entries, not a section
@@ -148,6 +149,7 @@ def read_link(name):
         return None
     rec = {'link': name, 'driver': drv, 'channels': None, 'channels_max': None, 'rings': None, 'rings_max': None,
            'features': None, 'fixed': None}
+    Ethtool, NotSupportedError = _ethtool()
     eth = Ethtool()
     try:
         try:
@@ -270,6 +272,7 @@ def apply(nl, op):
     if after is None or len(after) < 2:
         return
     netns = getattr(nl, 'nodenet_netns', None)
+    Ethtool, NotSupportedError = _ethtool()
 
     def run():
         if op['before'] is None:    # a link made in this run: its limits are known only now

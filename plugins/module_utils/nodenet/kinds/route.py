@@ -16,12 +16,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETROUTE, attrs, dump, ip_text, u32,
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, link_index)
-
-try:
-    from pyroute2.netlink.rtnl.rtmsg import rtmsg
-except ImportError:  # pragma: no cover - netlink.open_netlink reports the missing library
-    rtmsg = None
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, link_index, nla)
 
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RT_TABLE_COMPAT = 252
@@ -366,33 +361,28 @@ def apply(nl, op):
 
 def message(nl, op):
     """A create or delete request as one message for netlink.batch() (None: apply it on its own)."""
-    if op['action'] == 'modify' or rtmsg is None or (op['after'] or op['before']).get('nexthops'):
+    if op['action'] == 'modify' or (op['after'] or op['before']).get('nexthops'):
         return None
     kw = _args(nl, op['after'] if op['action'] == 'create' else op['before'])
-    m = rtmsg()
-    m['family'] = kw['family']
+    fam = kw['family']
+    if kw.get('gateway') and (':' in kw['gateway']) != (fam == socket.AF_INET6):
+        return None     # a gateway of the other family (RTA_VIA): pyroute2, on its own
     dst, plen = kw['dst'].split('/')
-    m['dst_len'] = int(plen)
-    m['table'] = kw['table'] if kw['table'] < 256 else RT_TABLE_COMPAT
-    m['proto'] = kw['proto']
-    m['scope'] = kw.get('scope', 0)
-    m['type'] = TYPES[kw['type']]
-    attrs = [('RTA_TABLE', kw['table']), ('RTA_PRIORITY', kw['priority'])]
+    body = RTMSG.pack(fam, int(plen), 0, 0, kw['table'] if kw['table'] < 256 else RT_TABLE_COMPAT, kw['proto'],
+                      kw.get('scope', 0), TYPES[kw['type']], 0)
+    body += nla(RTA_TABLE, struct.pack('=I', kw['table'])) + nla(RTA_PRIORITY, struct.pack('=I', kw['priority']))
     if int(plen):
-        attrs.append(('RTA_DST', dst))
-    for key, nla in (('gateway', 'RTA_GATEWAY'), ('prefsrc', 'RTA_PREFSRC'), ('oif', 'RTA_OIF')):
+        body += nla(RTA_DST, socket.inet_pton(fam, dst))
+    for key, atype in (('gateway', RTA_GATEWAY), ('prefsrc', RTA_PREFSRC)):
         if kw.get(key) is not None:
-            attrs.append((nla, kw[key]))
+            body += nla(atype, socket.inet_pton(fam, kw[key]))
+    if kw.get('oif') is not None:
+        body += nla(RTA_OIF, struct.pack('=I', kw['oif']))
     if kw.get('metrics') and op['action'] == 'create':
-        attrs.append(('RTA_METRICS', {'attrs': [('RTAX_MTU', kw['metrics']['mtu'])]}))
-    m['attrs'] = attrs
+        body += nla(RTA_METRICS, nla(RTAX_MTU, struct.pack('=I', kw['metrics']['mtu'])))
     if op['action'] == 'create':
-        m['header']['type'] = RTM_NEWROUTE
-        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    else:
-        m['header']['type'] = RTM_DELROUTE
-        m['header']['flags'] = NLM_F_REQUEST | NLM_F_ACK
-    return m
+        return Request(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
+    return Request(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, body)
 
 
 inverse = base.inverter(KIND, _clean)

@@ -8,10 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import socket
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import attrs, dump, ip_text, u32
 
 KIND = 'rule'
 SECTION = 'rules'
@@ -94,28 +96,37 @@ def key(rec):
     return ' '.join(parts)
 
 
+RTM_GETRULE = 34
+FIB_RULE_HDR = struct.Struct('=BBBBBBBBI')   # family, dst_len, src_len, tos, table, res1, res2, action, flags
+FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_PRIORITY, FRA_FWMARK, FRA_TABLE, FRA_FWMASK, FRA_OIFNAME = 1, 2, 3, 6, 10, 15, 16, 17
+
+
 def read(nl, state=None):
+    """RuleStatus records: the rule dumps of both families, decoded by the engine (netlink.dump)."""
     out = {}
     for fam in (socket.AF_INET, socket.AF_INET6):
-        for m in nl.get_rules(family=fam):
+        for body in dump(nl, RTM_GETRULE, FIB_RULE_HDR.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
+            family, dst_len, src_len, dummy, htable, dummy, dummy, action, dummy = FIB_RULE_HDR.unpack_from(body)
+            if family != fam:
+                continue
+            a = attrs(body, FIB_RULE_HDR.size)
             rec = {'family': 'inet4' if fam == socket.AF_INET else 'inet6',
-                   'priority': m.get('priority') or 0,
-                   'action': ACTION_NAMES.get(m['action'], str(m['action']))}
-            if m.get('src') is not None or m['src_len']:
-                rec['src'] = '%s/%d' % (m.get('src'), m['src_len'])
-            if m.get('dst') is not None or m['dst_len']:
-                rec['dst'] = '%s/%d' % (m.get('dst'), m['dst_len'])
-            table = m.get('table') or m['table']
+                   'priority': u32(a[FRA_PRIORITY]) if FRA_PRIORITY in a else 0,
+                   'action': ACTION_NAMES.get(action, str(action))}
+            if FRA_SRC in a or src_len:
+                rec['src'] = '%s/%d' % (ip_text(fam, a[FRA_SRC]) if FRA_SRC in a else None, src_len)
+            if FRA_DST in a or dst_len:
+                rec['dst'] = '%s/%d' % (ip_text(fam, a[FRA_DST]) if FRA_DST in a else None, dst_len)
             if rec['action'] == 'unicast':
-                rec['table'] = table
-            if m.get('iifname'):
-                rec['iif_name'] = m.get('iifname')
-            if m.get('oifname'):
-                rec['oif_name'] = m.get('oifname')
-            if m.get('fwmark') is not None:
-                rec['fw_mark'] = m.get('fwmark')
-                if m.get('fwmask') is not None and m.get('fwmask') != 0xFFFFFFFF:
-                    rec['fw_mask'] = m.get('fwmask')
+                rec['table'] = (u32(a[FRA_TABLE]) if FRA_TABLE in a else 0) or htable
+            for atype, field in ((FRA_IIFNAME, 'iif_name'), (FRA_OIFNAME, 'oif_name')):
+                name = a[atype].split(b'\0', 1)[0].decode('utf-8', 'replace') if atype in a else None
+                if name:
+                    rec[field] = name
+            if FRA_FWMARK in a:
+                rec['fw_mark'] = u32(a[FRA_FWMARK])
+                if FRA_FWMASK in a and u32(a[FRA_FWMASK]) != 0xFFFFFFFF:
+                    rec['fw_mask'] = u32(a[FRA_FWMASK])
             out[key(rec)] = rec
     return out
 

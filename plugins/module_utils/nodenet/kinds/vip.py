@@ -26,9 +26,11 @@ import struct
 import time
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import address
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index, write_sysctl
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import RTM_GETADDR, attrs, dump, in_netns, ip_text, link_index, write_sysctl
 
 KIND = 'vip'
 SECTION = 'vips'
@@ -36,6 +38,7 @@ LINK = False
 FEATURE = None
 INFO = None           # network_info's `vips` joins these with keepalived's (info.py)
 RANK = 1.5             # after the addresses (a VIP lives beside the node's own address), before routes
+IFA_PROTO = 11
 VIP_PROTO = 118        # IFA_PROTO value that marks an address as a VIP ('v'); 0-3 are the kernel's own
 IFA_F_NODAD = 0x02
 IFA_F_NOPREFIXROUTE = 0x200
@@ -93,17 +96,19 @@ def key(rec):
 
 
 def read(nl, state):
-    """Addresses that carry the VIP mark, keyed by link and IP (the prefix length is a detail)."""
+    """Addresses that carry the VIP mark, keyed by link and IP (the prefix length is a detail).
+    The address dump decoded as far as the mark and the address (address.py's constants)."""
     out = {}
-    for m in nl.get_addr():
-        if m.get_attr('IFA_PROTO') != VIP_PROTO:
+    for body in dump(nl, RTM_GETADDR, address.IFADDRMSG.pack(0, 0, 0, 0, 0)):
+        fam, plen, dummy, dummy, idx = address.IFADDRMSG.unpack_from(body)
+        a = attrs(body, address.IFADDRMSG.size)
+        if IFA_PROTO not in a or bytearray(a[IFA_PROTO])[0] != VIP_PROTO:
             continue
-        fam = m['family']
-        addr = m.get_attr('IFA_ADDRESS') if fam == socket.AF_INET6 else (m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS'))
+        raw = a.get(address.IFA_ADDRESS) if fam == socket.AF_INET6 else (a.get(address.IFA_LOCAL) or a.get(address.IFA_ADDRESS))
         rec = {
-            'address': '%s/%d' % (addr, m['prefixlen']),
-            'link': state.link_name(m['index']),
-            'link_index': m['index'],
+            'address': '%s/%d' % (ip_text(fam, raw), plen),
+            'link': state.link_name(idx),
+            'link_index': idx,
             'family': 'inet4' if fam == socket.AF_INET else 'inet6',
             'held': True,
             'managed_by': 'nodenet',
@@ -220,8 +225,7 @@ def announce(nl, rec):
     if not count:
         return 0
     index = link_index(nl, rec['link'])
-    links = nl.get_links(index)
-    mac = links[0].get_attr('IFLA_ADDRESS') if links else None
+    mac = linkdump.one(nl, index).get_attr('IFLA_ADDRESS')
     if not mac or mac == '00:00:00:00:00:00':
         return 0          # no link-layer address (a tunnel, loopback): nothing to announce on
     hw = bytes(bytearray(int(x, 16) for x in mac.split(':')))

@@ -21,6 +21,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import valida
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard_backends as wgb
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import netdev
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import link_index
@@ -395,7 +396,7 @@ def _set_link(nl, name, fields):
 
 
 def _link_settings(nl, name):
-    msg = nl.get_links(link_index(nl, name))[0]
+    msg = linkdump.one(nl, link_index(nl, name))
     return {'up': bool(msg['flags'] & 1), 'mtu': msg.get('mtu')}
 
 

@@ -27,11 +27,6 @@ import socket
 import subprocess
 import time
 
-try:
-    from pyroute2 import WireGuard as _GenlWireGuard
-except ImportError:  # pragma: no cover
-    _GenlWireGuard = None
-
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import KernelError, NodenetError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns, link_index
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.wg import KEY_LEN, ZERO_KEY, Secret, b64, format_endpoint, split_endpoint
@@ -154,7 +149,9 @@ class KernelBackend(object):
         self.netns = netns
 
     def _call(self, func):
-        if _GenlWireGuard is None:
+        try:
+            from pyroute2 import WireGuard as _GenlWireGuard
+        except ImportError:
             raise NodenetError("pyroute2 >= 0.7.3 with WireGuard support is required on the target")
 
         def run():
