@@ -13,6 +13,14 @@ def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
+def user_result(result):
+    """runner.converge's result as a module user sees it: without what it hands its callers
+    (the keys starting with '_': state, records, operations, context)."""
+    for key in [k for k in result if k.startswith('_')]:
+        del result[key]
+    return result
+
+
 def wait_for(pred, limit=30, step=0.1):
     """Poll until pred() is true; the bound only stops a broken test from hanging."""
     t0 = time.time()

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import agent
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
+from testlib import user_result
 
 
 def sh(*args, check=True):
@@ -58,10 +59,7 @@ def ip(netns):
 @pytest.fixture
 def apply(netns):
     def run(desired, **kw):
-        result = converge(desired, netns=netns, **kw)
-        result.pop('_state', None)
-        result.pop('_records', None)
-        return result
+        return user_result(converge(desired, netns=netns, **kw))
     return run
 
 

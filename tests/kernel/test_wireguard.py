@@ -25,7 +25,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
-from testlib import sh
+from testlib import sh, user_result
 
 pytestmark = pytest.mark.skipif(shutil.which('wireguard-go') is None or shutil.which('wg') is None,
                                 reason='wireguard-go and wg (wireguard-tools) are needed: run scripts/setup')
@@ -58,9 +58,7 @@ class Node(object):
         self.private, self.public = keypair()
 
     def apply(self, desired, **kw):
-        r = converge(desired, netns=self.ns, **kw)
-        r.pop('_records', None)
-        return r
+        return user_result(converge(desired, netns=self.ns, **kw))
 
     def dump(self):
         """`wg show <link> dump` parsed: the device line and {public key: peer fields}."""

@@ -18,14 +18,12 @@ import pytest
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
+from testlib import user_result
 from conftest import quiet_ipv6
 
 
 def apply(netns, desired, **kw):
-    result = converge(copy.deepcopy(desired), netns=netns, **kw)
-    result.pop('_state', None)
-    result.pop('_records', None)
-    return result
+    return user_result(converge(copy.deepcopy(desired), netns=netns, **kw))
 
 
 def nics(ip, netns, *names):

@@ -26,7 +26,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.info import gather
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import in_netns
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.runner import converge
-from testlib import sh
+from testlib import sh, user_result
 
 
 def keypair():
@@ -44,9 +44,7 @@ class Node:
         self.private, self.public = keypair()
 
     def apply(self, desired, **kw):
-        r = converge(desired, netns=self.ns, **kw)
-        r.pop('_records', None)
-        return r
+        return user_result(converge(desired, netns=self.ns, **kw))
 
     def dump(self):
         out = sh('ip', 'netns', 'exec', self.ns, 'wg', 'show', self.wg, 'dump').stdout.splitlines()
