@@ -13,10 +13,10 @@ def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
-def user_result(result):
+def user_result(result, keep=()):
     """runner.converge's result as a module user sees it: without what it hands its callers
-    (the keys starting with '_': state, records, operations, context)."""
-    for key in [k for k in result if k.startswith('_')]:
+    (the keys starting with '_': state, records, operations, context), except those in `keep`."""
+    for key in [k for k in result if k.startswith('_') and k not in keep]:
         del result[key]
     return result
 

@@ -58,7 +58,7 @@ class Node(object):
         self.private, self.public = keypair()
 
     def apply(self, desired, **kw):
-        return user_result(converge(desired, netns=self.ns, **kw))
+        return user_result(converge(desired, netns=self.ns, **kw), keep=('_state',))
 
     def dump(self):
         """`wg show <link> dump` parsed: the device line and {public key: peer fields}."""

@@ -44,7 +44,7 @@ class Node:
         self.private, self.public = keypair()
 
     def apply(self, desired, **kw):
-        return user_result(converge(desired, netns=self.ns, **kw))
+        return user_result(converge(desired, netns=self.ns, **kw), keep=('_state',))
 
     def dump(self):
         out = sh('ip', 'netns', 'exec', self.ns, 'wg', 'show', self.wg, 'dump').stdout.splitlines()
