@@ -1,5 +1,6 @@
 """Integration tier for seed.nodenet.network: a whole node from empty in one task, check mode,
 idempotence, and a failure part way compared through network_info."""
+import os
 import subprocess
 import time
 
@@ -43,7 +44,6 @@ def test_failure_part_way_leaves_network_info_unchanged(netns):  # noqa: F811
 
 def test_persist_boot_command_restores_the_node_and_persist_false_removes_it(netns, tmp_path):  # noqa: F811
     import json
-    import os
     import shlex
     root = tmp_path / 'root'
     r = playbook('network_persist.yml', netns, '-e', 'persist=true', '-e', 'root=%s' % root)
@@ -75,3 +75,20 @@ def test_persist_boot_command_restores_the_node_and_persist_false_removes_it(net
     r = playbook('network_persist.yml', netns, '-e', 'persist=false', '-e', 'root=%s' % root)
     assert r['rc'] == 0 and r['changed'] == 1, r['out'][-3000:]
     assert [str(p) for p in root.rglob('*') if not p.is_dir()] == []
+
+
+def test_modules_load_the_engine_from_the_bytecode_cache(netns, tmp_path, monkeypatch):  # noqa: F811
+    """Through ansible-playbook (the engine in Ansible's module zip): the first task compiles the engine
+    into $NODENET_RUN_DIR/bytecode, later tasks and runs load it from there and compile nothing."""
+    run = tmp_path / 'run'
+    monkeypatch.setenv('NODENET_RUN_DIR', str(run))
+    hosts = tmp_path / 'hosts'
+    hosts.write_text('127.0.0.1 localhost\n')
+    r = playbook('network.yml', netns, '--check', '-e', 'hosts_path=%s' % hosts)
+    assert r['rc'] == 0 and r['changed'] == 1, r['out'][-3000:]
+    cache = run / 'bytecode'
+    first = dict((e.name, e.stat().st_mtime_ns) for e in os.scandir(str(cache)))
+    assert len(first) >= 40, sorted(first)
+    r = playbook('network.yml', netns, '--check', '-e', 'hosts_path=%s' % hosts)
+    assert r['rc'] == 0 and r['changed'] == 1, r['out'][-3000:]
+    assert dict((e.name, e.stat().st_mtime_ns) for e in os.scandir(str(cache))) == first
