@@ -46,6 +46,9 @@ CANNOT = [
     ('selector: {bus_path: "0000:06:00.*"', 'needs an igb NIC on PCI bus 0000:06:00 and one with a permanent MAC '
                                             '4e:95:8e:*, which lab namespaces (veths) have not: '
                                             'tests/kernel/test_selector.py chooses veths by driver and hardware address'),
+    ('deviceSelectors:', 'bonds a NIC in PCI slot 0000:06:00.0 and igb ports: bonding is not in this kernel and lab '
+                         'namespaces have veths only; tests/kernel/test_talos.py matches Talos deviceSelectors on veths '
+                         'and the unit cases (tests/unit/cases/talos.yml) translate bond deviceSelectors'),
     ('role: seed.nodenet.prereqs', "installs packages and pyroute2 on the node, which here is this machine itself: "
                                    'the system tier (tests/system) runs the role on a fresh Debian VM'),
 ]
