@@ -196,7 +196,7 @@ def link_index(nl, name):
         cache = nl.nodenet_ifindex = {}
     if name in cache:
         return cache[name]
-    request = struct.pack('=BxHiII', 0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode('utf-8') + b'\0')
+    request = IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode('utf-8') + b'\0')
     try:
         found = dump(nl, RTM_GETLINK, request, one=True)
     except OSError as e:
@@ -216,6 +216,7 @@ def forget_links(nl):
 
 NETLINK_ROUTE = 0
 IFLA_IFNAME = 3
+IFINFOMSG = struct.Struct('=BxHiII')     # struct ifinfomsg: family, type, index, flags, change
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 BATCH_BYTES = 65536
@@ -363,3 +364,8 @@ def ip_text(family, raw):
 
 def u32(raw):
     return struct.unpack('=I', raw[:4])[0]
+
+
+def c_string(raw):
+    """A NUL-terminated string attribute (a link name, an alias, a label) as text."""
+    return raw.split(b'\0', 1)[0].decode('utf-8', 'replace')

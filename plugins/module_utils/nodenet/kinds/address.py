@@ -16,7 +16,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
-    RTM_GETADDR, attrs, dump, ip_text, u32,
+    RTM_GETADDR, attrs, c_string, dump, ip_text, u32,
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, batch, link_index, nla, read_sysctl, write_sysctl)
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
@@ -100,7 +100,7 @@ def read(nl, state, links=None):
                 'family': 'inet4' if fam == socket.AF_INET else 'inet6',
                 'scope': SCOPES.get(scope, str(scope)),
                 'flags': [n for bit, n in IFA_FLAGS_NAMES if flags & bit],
-                'label': a[IFA_LABEL].split(b'\0', 1)[0].decode('utf-8', 'replace') if IFA_LABEL in a else None,
+                'label': c_string(a[IFA_LABEL]) if IFA_LABEL in a else None,
             }
             if fam == socket.AF_INET:
                 rec['broadcast'] = ip_text(fam, a[IFA_BROADCAST]) if IFA_BROADCAST in a else None

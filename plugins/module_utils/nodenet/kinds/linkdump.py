@@ -20,10 +20,10 @@ __metaclass__ = type
 import socket
 import struct
 
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import RTM_GETLINK, attrs, dump, pyroute2_ready
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    IFINFOMSG, RTM_GETLINK, attrs, c_string as _text, dump, pyroute2_ready, u32 as _u32)
 
 RTM_NEWLINK = 16
-IFINFOMSG = struct.Struct('=BxHiII')     # family, type, index, flags, change
 OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP')
 MACVLAN_MODES = {0: 'none', 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source'}
 
@@ -36,20 +36,12 @@ def _u16(raw):
     return struct.unpack_from('=H', raw)[0]
 
 
-def _u32(raw):
-    return struct.unpack_from('=I', raw)[0]
-
-
 def _i32(raw):
     return struct.unpack_from('=i', raw)[0]
 
 
 def _be16(raw):
     return struct.unpack_from('>H', raw)[0]
-
-
-def _text(raw):
-    return raw.split(b'\0', 1)[0].decode('utf-8', 'replace')
 
 
 def _hex(raw):

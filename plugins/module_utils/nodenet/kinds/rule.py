@@ -13,7 +13,7 @@ import struct
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import attrs, dump, ip_text, u32
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import attrs, c_string, dump, ip_text, u32
 
 KIND = 'rule'
 SECTION = 'rules'
@@ -120,7 +120,7 @@ def read(nl, state=None):
             if rec['action'] == 'unicast':
                 rec['table'] = (u32(a[FRA_TABLE]) if FRA_TABLE in a else 0) or htable
             for atype, field in ((FRA_IIFNAME, 'iif_name'), (FRA_OIFNAME, 'oif_name')):
-                name = a[atype].split(b'\0', 1)[0].decode('utf-8', 'replace') if atype in a else None
+                name = c_string(a[atype]) if atype in a else None
                 if name:
                     rec[field] = name
             if FRA_FWMARK in a:
