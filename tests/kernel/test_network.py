@@ -464,6 +464,54 @@ def test_purge_goes_as_one_batch_and_a_later_failure_restores_what_the_kernel_fl
     assert run(keep, purge=['addresses'])['changed'] is False
 
 
+
+def many_links(n=12):
+    """Enough veths, and macvlans on them, that each depth goes to the kernel as one batch."""
+    links = [{'name': 'v%d' % i, 'kind': 'veth', 'peer': 'vp%d' % i, 'up': i % 3 != 0, 'mtu': 1400 + i,
+              'txqueuelen': 100 + i, 'hardware_addr': '02:00:00:00:01:%02x' % i} for i in range(n)]
+    links += [{'name': 'mv%d' % i, 'kind': 'macvlan', 'parent': 'v%d' % i, 'up': True,
+               'macvlan_mode': ('bridge', 'vepa', 'private')[i % 3]} for i in range(n)]
+    return links
+
+
+def test_links_are_created_and_removed_as_batches(run, ip, netns, monkeypatch):
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import apply as applymod
+    sent = []
+    real = applymod.batch
+    monkeypatch.setattr(applymod, 'batch', lambda nl, msgs: sent.append(len(msgs)) or real(nl, msgs))
+    links = many_links()
+    r = run({'links': links, 'addresses': [{'address': '10.1.%d.1/24' % i, 'link': 'mv%d' % i} for i in range(12)]})
+    assert len(r['operations']) == 36
+    assert sent == [12, 12, 12], 'veths, then the macvlans on them, then the addresses: %s' % sent
+    got = dict((l['ifname'], l) for l in ip('link', 'show'))
+    for i in range(12):
+        v = got['v%d' % i]
+        assert v['mtu'] == 1400 + i and v['txqlen'] == 100 + i and v['address'] == '02:00:00:00:01:%02x' % i
+        assert ('UP' in v['flags']) == (i % 3 != 0)
+        assert v['linkinfo']['info_kind'] == 'veth' and got['vp%d' % i]['link'] == 'v%d' % i
+        m = got['mv%d' % i]
+        assert m['link'] == 'v%d' % i and 'UP' in m['flags']
+        assert m['linkinfo']['info_data']['mode'] == ('bridge', 'vepa', 'private')[i % 3]
+    assert run({'links': links})['changed'] is False
+    del sent[:]
+    r = run({'links': [{'name': l['name'], 'state': 'absent'} for l in links]})
+    assert len(r['operations']) == 24 and sent == [12, 12], 'the removals were not sent as batches: %s' % sent
+    assert [l['ifname'] for l in ip('link', 'show')] == ['lo']
+
+
+def test_kernel_refusal_inside_a_link_batch_rolls_back_everything(run, netns, snapshot):
+    """Two macvlans on one parent may not share a hardware address: the kernel refuses the eighth in
+    the middle of the macvlan batch; the seven before it and every veth are removed again."""
+    before = snapshot()
+    links = many_links()
+    links[12 + 6]['hardware_addr'] = links[12 + 7]['hardware_addr'] = '02:00:00:00:02:01'
+    links[12 + 7]['parent'] = 'v6'
+    with pytest.raises(ApplyError) as exc:
+        run({'links': links})
+    assert "create link 'mv7'" in str(exc.value) and 'EADDRINUSE' in str(exc.value) and exc.value.rolled_back
+    assert snapshot() == before
+
+
 # ---------------------------------------------------------------- bridges (this host has them; bonds and VLANs: tests/vm)
 BRIDGED = {
     'links': [{'name': 'p0', 'kind': 'veth', 'peer': 'p0x', 'up': True, 'mtu': 9000},

@@ -134,3 +134,30 @@ def test_call_that_changes_nothing_never_imports_pyroute2(netns, made):
     changed, nlinks, imported = json.loads(p.stdout.strip().splitlines()[-1])
     assert changed == [False, False, False] and nlinks >= 8
     assert imported is False, 'pyroute2 was imported by a call that changed nothing'
+
+
+def test_a_node_of_veths_macvlans_addresses_and_routes_is_made_without_pyroute2(netns, made, ip):
+    """Creating links (veth, macvlan) as well as addresses and routes: each run of them goes to the
+    kernel as requests the engine encoded itself, so a whole node is made, and removed again, without
+    loading pyroute2. In a fresh interpreter."""
+    code = '\n'.join([
+        'import json, sys',
+        'from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network import converge',
+        'ns = sys.argv[1]',
+        'links = [{"name": "nv%d" % i, "kind": "veth", "peer": "nvp%d" % i, "up": True} for i in range(10)]',
+        'links += [{"name": "nm%d" % i, "kind": "macvlan", "parent": "nv%d" % i, "up": True, "mtu": 1400} for i in range(10)]',
+        'spec = {"links": links, "addresses": [{"address": "10.62.%d.1/24" % i, "link": "nm%d" % i} for i in range(10)],',
+        '        "routes": [{"destination": "172.30.%d.0/24" % i, "gateway": "10.62.%d.254" % i} for i in range(10)]}',
+        'made = converge(spec, netns=ns)',
+        'again = converge(spec, netns=ns)["changed"]',
+        'gone = converge({"links": [{"name": l["name"], "state": "absent"} for l in links]}, netns=ns)',
+        'print(json.dumps([len(made["operations"]), again, len(gone["operations"]), "pyroute2" in sys.modules]))',
+    ])
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, '-c', code, netns], capture_output=True, text=True, check=True,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+    made_ops, again, gone_ops, imported = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (made_ops, again, gone_ops) == (40, False, 20)
+    assert not [l for l in ip('link', 'show') if l['ifname'].startswith(('nv', 'nm'))]
+    assert imported is False, 'pyroute2 was imported to create veths, macvlans, addresses and routes'

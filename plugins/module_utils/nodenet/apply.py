@@ -84,7 +84,7 @@ def apply_one(nl: Any, op: Op) -> None:
 
 
 def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
-    """Apply the run of same-kind, same-action operations starting at ops[i] as one netlink batch,
+    """Apply the run of same-kind, same-action (same-depth) operations starting at ops[i] as one netlink batch,
     when the kind can encode them (kind.message) and the run is long enough to be worth it. Every
     request the kernel accepted is journaled, so a refusal part way rolls back the whole plan as
     usual; what the kernel removed by itself (removing addresses flushes routes) is journaled
@@ -93,7 +93,9 @@ def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
     if not hasattr(kind, 'message'):
         return 0
     j = i
+    # same kind, action and depth: a link in the run never needs another link the same run makes
     while j < len(ops) and ops[j]['kind'] == ops[i]['kind'] and ops[j]['action'] == ops[i]['action'] \
+            and ops[j].get('depth') == ops[i].get('depth') \
             and (fail_after is None or len(journal) + (j - i) < fail_after):
         j += 1
     if j - i < BATCH_MIN:
@@ -109,7 +111,12 @@ def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
     before = seen.on(links) if links else None
     failed = None
     done = []
-    for op, code in zip(group, batch(nl, msgs)):
+    try:
+        codes = batch(nl, msgs)
+    finally:
+        if kind.LINK:
+            forget_links(nl)
+    for op, code in zip(group, codes):
         if code == 0:
             done.append(op)
         elif failed is None:
@@ -122,7 +129,8 @@ def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
     journal.extend(done)
     if failed:
         op, code = failed
-        raise explain(OSError(code, os.strerror(code) if code else 'no answer from the kernel'), summary(op))
+        e = OSError(code, os.strerror(code) if code else 'no answer from the kernel')
+        raise kind.refused(op, e) if hasattr(kind, 'refused') else explain(e, summary(op))
     return len(group)
 
 

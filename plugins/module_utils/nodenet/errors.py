@@ -96,6 +96,8 @@ def explain(exc, what, kind=None, feature=None):
         msg = "%s: the gateway is not reachable through any link with an address in its subnet (%s)" % (what, name)
     elif code == _errno.ENETDOWN:
         msg = "%s: the link is down (%s)" % (what, name)
+    elif code == _errno.EADDRINUSE:
+        msg = "%s: an address or port it needs is already in use (%s)" % (what, name)
     elif code == _errno.EADDRNOTAVAIL:
         msg = "%s: address not available on this node (%s)" % (what, name)
     elif code == _errno.ERANGE:

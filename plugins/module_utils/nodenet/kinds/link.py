@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import struct
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
@@ -17,6 +18,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import nic
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import selector
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    IFINFOMSG, IFLA_IFNAME, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, link_index, nla)
 
 KIND = 'link'
 SECTION = 'links'
@@ -408,7 +411,6 @@ def _check_references(records, observed, ctx):
 # ---------------------------------------------------------------- apply
 def apply(nl, op):
     name = op['key']
-    what = "%s link '%s'" % (op['action'], name)
     try:
         if op['action'] == 'create':
             rec = op['after']
@@ -425,8 +427,57 @@ def apply(nl, op):
         elif op['action'] == 'delete':
             nl.link('del', index=netdev.index(nl, name))
     except Exception as e:  # noqa: BLE001
-        kind = (op['after'] or op['before'] or {}).get('kind')
-        raise explain(e, what, kind=kind, feature=FEATURES.get(kind))
+        raise refused(op, e)
+
+
+def refused(op, e):
+    """The error for an operation the kernel refused (alone or in a batch): which link, and for a kind
+    the kernel lacks, the module or Kconfig symbol it needs."""
+    kind = (op['after'] or op['before'] or {}).get('kind')
+    return explain(e, "%s link '%s'" % (op['action'], op['key']), kind=kind, feature=FEATURES.get(kind))
+
+
+# The netlink request for a create or a removal, for apply's batches (netlink.batch): a node of many
+# links is made in a few sendmsg() calls, and without loading pyroute2, the way `ip -batch` does.
+RTM_NEWLINK, RTM_DELLINK = 16, 17
+IFLA_ADDRESS, IFLA_MTU, IFLA_LINK, IFLA_TXQLEN, IFLA_LINKINFO = 1, 4, 5, 13, 18
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+VETH_INFO_PEER = 1
+IFLA_MACVLAN_MODE = 1
+MACVLAN_MODE_BITS = {'private': 1, 'vepa': 2, 'bridge': 4, 'passthru': 8, 'source': 16}
+# What a create request carries: the rest (an alias, which the kernel takes only on a change; vxlan
+# options; NIC tuning) goes through apply() one link at a time.
+ENCODED = frozenset(('name', 'kind', 'state', 'peer', 'parent', 'macvlan_mode', 'up', 'mtu', 'hardware_addr', 'txqueuelen'))
+
+
+def message(nl, op):
+    """A create (veth, dummy, macvlan) or a removal as one request for netlink.batch(); None: apply it
+    on its own. The create request sets what apply() sets after creating (up, mtu, hardware address,
+    queue length), so the link appears as declared."""
+    if op['action'] == 'delete':
+        return Request(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, IFINFOMSG.pack(0, 0, link_index(nl, op['key']), 0, 0))
+    rec = op['after']
+    if op['action'] != 'create' or rec['kind'] not in ('veth', 'dummy', 'macvlan') \
+            or any(k not in ENCODED for k, val in rec.items() if val is not None):
+        return None
+    flags = IFF_UP if rec.get('up') else 0
+    body = IFINFOMSG.pack(0, 0, 0, flags, IFF_UP if rec.get('up') is not None else 0)
+    body += nla(IFLA_IFNAME, rec['name'].encode('utf-8') + b'\0')
+    if rec.get('mtu') is not None:
+        body += nla(IFLA_MTU, struct.pack('=I', rec['mtu']))
+    if rec.get('txqueuelen') is not None:
+        body += nla(IFLA_TXQLEN, struct.pack('=I', rec['txqueuelen']))
+    if rec.get('hardware_addr'):
+        body += nla(IFLA_ADDRESS, bytes(bytearray(int(b, 16) for b in rec['hardware_addr'].split(':'))))
+    data = b''
+    if rec['kind'] == 'veth':
+        data = nla(VETH_INFO_PEER, IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, rec['peer'].encode('utf-8') + b'\0'))
+    elif rec['kind'] == 'macvlan':
+        body += nla(IFLA_LINK, struct.pack('=I', link_index(nl, rec['parent'])))
+        data = nla(IFLA_MACVLAN_MODE, struct.pack('=I', MACVLAN_MODE_BITS[rec.get('macvlan_mode') or 'bridge']))
+    info = nla(IFLA_INFO_KIND, rec['kind'].encode('ascii') + b'\0') + (nla(IFLA_INFO_DATA, data) if data else b'')
+    body += nla(IFLA_LINKINFO, info)
+    return Request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
 
 
 def _add_args(nl, rec):
