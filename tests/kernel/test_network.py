@@ -474,15 +474,21 @@ def many_links(n=12):
     return links
 
 
+def got_alias(ip, name):
+    return ip('link', 'show', 'dev', name)[0].get('ifalias')
+
+
 def test_links_are_created_and_removed_as_batches(run, ip, netns, monkeypatch):
     from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import apply as applymod
     sent = []
     real = applymod.batch
     monkeypatch.setattr(applymod, 'batch', lambda nl, msgs: sent.append(len(msgs)) or real(nl, msgs))
     links = many_links()
+    links[11]['alias'] = 'the last veth'    # an alias is set after creating: that link is made on its own
     r = run({'links': links, 'addresses': [{'address': '10.1.%d.1/24' % i, 'link': 'mv%d' % i} for i in range(12)]})
     assert len(r['operations']) == 36
-    assert sent == [12, 12, 12], 'veths, then the macvlans on them, then the addresses: %s' % sent
+    assert sent == [11, 12, 12], 'veths, then the macvlans on them, then the addresses: %s' % sent
+    assert got_alias(ip, 'v11') == 'the last veth'
     got = dict((l['ifname'], l) for l in ip('link', 'show'))
     for i in range(12):
         v = got['v%d' % i]

@@ -100,13 +100,18 @@ def _apply_batch(nl, ops, i, journal, fail_after, seen, planned):
         j += 1
     if j - i < BATCH_MIN:
         return 0
-    group = ops[i:j]
-    try:
-        msgs = [kind.message(nl, op) for op in group]
-    except Exception as e:  # noqa: BLE001
-        raise explain(e, summary(group[0]))
-    if any(m is None for m in msgs):
+    msgs = []
+    for op in ops[i:j]:
+        try:
+            m = kind.message(nl, op)
+        except Exception as e:  # noqa: BLE001
+            raise explain(e, summary(op))
+        if m is None:    # this one is applied on its own; the run up to it still goes as a batch
+            break
+        msgs.append(m)
+    if len(msgs) < BATCH_MIN:
         return 0
+    group = ops[i:i + len(msgs)]
     links = _affected_links(group)
     before = seen.on(links) if links else None
     failed = None
