@@ -24,6 +24,7 @@ Not a pass/fail test: it prints numbers. It works only inside namespaces it crea
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -104,6 +105,16 @@ class Namespace:
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
 
 
+def cpu():
+    """CPU seconds (user + system) of the finished child processes: ansible-playbook, its workers and
+    the module, steadier than wall time on a loaded machine."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+LAST = {}
+
+
 def playbook(workdir, text, ns, spec_file, collections=COLLECTIONS, extra=()):
     path = os.path.join(workdir, 'play.yml')
     with open(path, 'w') as f:
@@ -111,10 +122,11 @@ def playbook(workdir, text, ns, spec_file, collections=COLLECTIONS, extra=()):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'),
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_NOCOLOR='1',
                ANSIBLE_FORKS='1', PATH=VENV + os.pathsep + os.environ['PATH'])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     p = subprocess.run([os.path.join(VENV, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path,
                         '-e', 'ns=%s' % ns, '-e', '@%s' % spec_file] + list(extra), capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - t0
+    LAST['cpu'] = cpu() - c0
     if p.returncode != 0:
         raise SystemExit('playbook failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-2000:]))
     changed = int(p.stdout.rsplit('changed=', 1)[1].split()[0])
@@ -178,12 +190,15 @@ def measure(size, reps, per_object_reps, workdir, engines, shape):
                 t, changed = playbook(workdir, ONE_TASK, ns, spec_file, coll)
                 assert changed == 0, 'the re-run changed something'
                 res.setdefault(name + 'rerun', []).append(t)
+                res.setdefault(name + 'rerun cpu', []).append(LAST['cpu'])
                 res.setdefault(name + 'rerun-module-work', []).append(engine_rerun(spec_file, ns, coll))
                 res.setdefault(name + 'empty-task', []).append(playbook(workdir, EMPTY, ns, spec_file, coll)[0])
+                res.setdefault(name + 'empty-task cpu', []).append(LAST['cpu'])
                 if has_src(coll):
                     t, changed = playbook(workdir, SRC_TASK, ns, spec_file, coll, src)
                     assert changed == 0, 'the src re-run changed something'
                     res.setdefault(name + 'src rerun', []).append(t)
+                    res.setdefault(name + 'src rerun cpu', []).append(LAST['cpu'])
             if has_src(coll):
                 with Namespace() as ns:
                     t, changed = playbook(workdir, SRC_TASK, ns, spec_file, coll, src)
@@ -242,7 +257,9 @@ def main():
                 rows += (('src one-task / floor', '%7.2fx', m[name + 'src one-task'] / floor, ''),
                          ('src rerun - empty-task', '%7.3f s', m[name + 'src rerun'] - m[name + 'empty-task'],
                           '   (target <= 0.2 s)'),
-                         ('rerun - src rerun', '%7.3f s', m[name + 'rerun'] - m[name + 'src rerun'], ''))
+                         ('rerun - src rerun', '%7.3f s', m[name + 'rerun'] - m[name + 'src rerun'], ''),
+                         ('CPU: rerun - empty-task', '%7.3f s', m[name + 'rerun cpu'] - m[name + 'empty-task cpu'], ''),
+                         ('CPU: src rerun - empty-task', '%7.3f s', m[name + 'src rerun cpu'] - m[name + 'empty-task cpu'], ''))
             for label, fmt, value, note in rows:
                 print('  ' + (name + label).ljust(35) + (fmt % value) + note)
         if 'per-object' in m:

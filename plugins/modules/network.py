@@ -181,7 +181,6 @@ options:
       - The options of how to apply the state (I(netns), I(purge), I(rollback_timeout), I(persist), I(talos_config),
         I(confirm), ...) stay in the task, so the same file can be checked, tried with confirm-or-revert and applied.
     type: path
-    version_added: 0.1.0
   talos_config:
     description:
       - A Talos machine configuration to apply, as YAML text (one or more documents; reading text needs PyYAML on the
