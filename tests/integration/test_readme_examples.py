@@ -121,7 +121,7 @@ def test_readme_has_examples():
     assert len(examples()) >= 5
 
 
-@pytest.mark.parametrize('example', examples())
+@pytest.mark.parametrize('example, files', examples())
 def test_readme_example_runs_as_written(example, files):
     for marker, reason in CANNOT:
         if marker in example:
