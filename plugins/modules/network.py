@@ -169,11 +169,11 @@ options:
         sections with the same names as this module's options (C(links), C(bonds), C(vlans), C(bridges),
         C(wireguard), C(addresses), C(vips), C(routes), C(rules), C(sysctls), C(hostname), C(hosts), C(resolver),
         C(firewall)), like one Talos machine config per node (C(talosctl apply-config --file)).
-      - Found as M(ansible.builtin.copy) finds its I(src) - a relative path in the role's C(files/), the playbook's
+      - Found as C(ansible.builtin.copy) finds its I(src) - a relative path in the role's C(files/), the playbook's
         C(files/) or beside the playbook. It may be encrypted with C(ansible-vault).
       - Read on the controller by the action plugin as plain data, so a large node state skips Ansible's templating of
         task arguments, which walks every entry on every run. Nothing in the file is templated - a C({{ }}) stays
-        literal text. To template a node file, write it with M(ansible.builtin.template) first and point I(src) at the
+        literal text. To template a node file, write it with C(ansible.builtin.template) first and point I(src) at the
         result, or give the templated sections as options of the task.
       - Sections from the file join the ones given in the task. A section in both is an error naming it and the file;
         so is a key that is not a section, and a file that is missing, unreadable, not valid YAML or JSON, or not a
