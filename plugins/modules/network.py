@@ -270,6 +270,10 @@ options:
     type: path
     default: /usr/local/lib/seed-nodenet
 attributes:
+  action:
+    support: full
+    description: An action plugin reads I(src) on the controller and hands its sections to the module; without I(src) the
+      module runs as any other.
   diff_mode:
     support: full
     description: One before/after per object that changes, grouped by section, only the fields that change; file diffs.
