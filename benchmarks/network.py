@@ -8,6 +8,9 @@ For each size, measured in the same run:
   one-task      ansible-playbook with ONE seed.nodenet.network task, from an empty namespace
   rerun         the same playbook again (idempotent: changed=0); plus the module's own work
                 (the engine's converge() in-process: read what is managed, plan, no change)
+  src one-task, src rerun
+                the same, with the node state in a YAML file given as the task's `src` (read by the
+                action plugin on the controller: no templating of the 2100 entries)
   per-object    one task per object with the single-kind modules (link, address, route);
                 small size only (it grows linearly)
   floor         `ip -batch` of the same objects + a playbook with one task that does nothing
@@ -21,6 +24,7 @@ Not a pass/fail test: it prints numbers. It works only inside namespaces it crea
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +39,11 @@ COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
 sys.path.insert(0, HERE)
 sys.path.insert(0, COLLECTIONS)
 
+import yaml  # noqa: E402
+
 from nodestate import ip_batch, node_state  # noqa: E402
+
+DUMPER = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)
 
 SIZES = {'small': (10, 100, 100), 'large': (100, 1000, 1000)}
 
@@ -48,6 +56,14 @@ ONE_TASK = '''
         links: "{{ spec.links }}"
         addresses: "{{ spec.addresses }}"
         routes: "{{ spec.routes }}"
+'''
+SRC_TASK = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - seed.nodenet.network:
+        netns: "{{ ns }}"
+        src: "{{ node_file }}"
 '''
 PER_OBJECT = '''
 - hosts: localhost
@@ -89,17 +105,28 @@ class Namespace:
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
 
 
-def playbook(workdir, text, ns, spec_file, collections=COLLECTIONS):
+def cpu():
+    """CPU seconds (user + system) of the finished child processes: ansible-playbook, its workers and
+    the module, steadier than wall time on a loaded machine."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+LAST = {}
+
+
+def playbook(workdir, text, ns, spec_file, collections=COLLECTIONS, extra=()):
     path = os.path.join(workdir, 'play.yml')
     with open(path, 'w') as f:
         f.write(text)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV, 'python'),
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_NOCOLOR='1',
                ANSIBLE_FORKS='1', PATH=VENV + os.pathsep + os.environ['PATH'])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     p = subprocess.run([os.path.join(VENV, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path,
-                        '-e', 'ns=%s' % ns, '-e', '@%s' % spec_file], capture_output=True, text=True, env=env, check=False)
+                        '-e', 'ns=%s' % ns, '-e', '@%s' % spec_file] + list(extra), capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - t0
+    LAST['cpu'] = cpu() - c0
     if p.returncode != 0:
         raise SystemExit('playbook failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-2000:]))
     changed = int(p.stdout.rsplit('changed=', 1)[1].split()[0])
@@ -124,6 +151,11 @@ def engine_rerun(spec_file, ns, collections=COLLECTIONS):
     return float(p.stdout.strip().splitlines()[-1])
 
 
+def has_src(collections):
+    """Whether that checkout's network module takes src (its action plugin)."""
+    return os.path.exists(os.path.join(collections, 'ansible_collections', 'seed', 'nodenet', 'plugins', 'action', 'network.py'))
+
+
 def count(ns):
     links = json.loads(sh('ip', '-j', '-n', ns, 'link').stdout)
     addrs = json.loads(sh('ip', '-j', '-n', ns, 'addr').stdout)
@@ -137,6 +169,12 @@ def measure(size, reps, per_object_reps, workdir, engines, shape):
     spec_file = os.path.join(workdir, 'spec-%s.json' % size)
     with open(spec_file, 'w') as f:
         json.dump({'spec': spec}, f)
+    # the same sections as a node file for src (every playbook gets the same -e @spec_file, so the
+    # rows differ only in how the task is given its state)
+    node_file = os.path.join(workdir, 'node-%s.yml' % size)
+    with open(node_file, 'w') as f:
+        f.write(yaml.dump(dict((k, spec[k]) for k in ('links', 'addresses', 'routes')), Dumper=DUMPER))
+    src = ('-e', 'node_file=%s' % node_file)
     batch = os.path.join(workdir, 'batch-%s' % size)
     with open(batch, 'w') as f:
         f.write(ip_batch(spec))
@@ -152,8 +190,20 @@ def measure(size, reps, per_object_reps, workdir, engines, shape):
                 t, changed = playbook(workdir, ONE_TASK, ns, spec_file, coll)
                 assert changed == 0, 'the re-run changed something'
                 res.setdefault(name + 'rerun', []).append(t)
+                res.setdefault(name + 'rerun cpu', []).append(LAST['cpu'])
                 res.setdefault(name + 'rerun-module-work', []).append(engine_rerun(spec_file, ns, coll))
                 res.setdefault(name + 'empty-task', []).append(playbook(workdir, EMPTY, ns, spec_file, coll)[0])
+                res.setdefault(name + 'empty-task cpu', []).append(LAST['cpu'])
+                if has_src(coll):
+                    t, changed = playbook(workdir, SRC_TASK, ns, spec_file, coll, src)
+                    assert changed == 0, 'the src re-run changed something'
+                    res.setdefault(name + 'src rerun', []).append(t)
+                    res.setdefault(name + 'src rerun cpu', []).append(LAST['cpu'])
+            if has_src(coll):
+                with Namespace() as ns:
+                    t, changed = playbook(workdir, SRC_TASK, ns, spec_file, coll, src)
+                    assert changed == 1 and count(ns) == got, 'src made something else than the task: %s' % (count(ns),)
+                    res.setdefault(name + 'src one-task', []).append(t)
         with Namespace() as ns:
             t0 = time.perf_counter()
             sh('ip', '-n', ns, '-batch', batch)
@@ -203,6 +253,13 @@ def main():
                     ('rerun module work', '%7.3f s', m[name + 'rerun-module-work'], ''),
                     ('rerun - empty-task', '%7.3f s', m[name + 'rerun'] - m[name + 'empty-task'], '   (target <= 0.2 s)'),
                     ('empty-task - noop-playbook', '%7.3f s', m[name + 'empty-task'] - m['noop-playbook'], '   (target <= 0.3 s)'))
+            if name + 'src one-task' in m:
+                rows += (('src one-task / floor', '%7.2fx', m[name + 'src one-task'] / floor, ''),
+                         ('src rerun - empty-task', '%7.3f s', m[name + 'src rerun'] - m[name + 'empty-task'],
+                          '   (target <= 0.2 s)'),
+                         ('rerun - src rerun', '%7.3f s', m[name + 'rerun'] - m[name + 'src rerun'], ''),
+                         ('CPU: rerun - empty-task', '%7.3f s', m[name + 'rerun cpu'] - m[name + 'empty-task cpu'], ''),
+                         ('CPU: src rerun - empty-task', '%7.3f s', m[name + 'src rerun cpu'] - m[name + 'empty-task cpu'], ''))
             for label, fmt, value, note in rows:
                 print('  ' + (name + label).ljust(35) + (fmt % value) + note)
         if 'per-object' in m:

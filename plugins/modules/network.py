@@ -163,6 +163,24 @@ options:
       - Part of the same journal as every other section, so I(rollback_timeout) reverts it (the table goes back as
         it was listed, or away if there was none) and I(persist) applies it again at boot.
     type: dict
+  src:
+    description:
+      - A node state file on the controller, YAML or JSON (a C(.json) name is read as JSON), holding the node's
+        sections with the same names as this module's options (C(links), C(bonds), C(vlans), C(bridges),
+        C(wireguard), C(addresses), C(vips), C(routes), C(rules), C(sysctls), C(hostname), C(hosts), C(resolver),
+        C(firewall)), like one Talos machine config per node (C(talosctl apply-config --file)).
+      - Found as C(ansible.builtin.copy) finds its I(src) - a relative path in the role's C(files/), the playbook's
+        C(files/) or beside the playbook. It may be encrypted with C(ansible-vault).
+      - Read on the controller by the action plugin as plain data, so a large node state skips Ansible's templating of
+        task arguments, which walks every entry on every run. Nothing in the file is templated - a C({{ }}) stays
+        literal text. To template a node file, write it with C(ansible.builtin.template) first and point I(src) at the
+        result, or give the templated sections as options of the task.
+      - Sections from the file join the ones given in the task. A section in both is an error naming it and the file;
+        so is a key that is not a section, and a file that is missing, unreadable, not valid YAML or JSON, or not a
+        mapping. Then the module does not run and nothing on the node is touched.
+      - The options of how to apply the state (I(netns), I(purge), I(rollback_timeout), I(persist), I(talos_config),
+        I(confirm), ...) stay in the task, so the same file can be checked, tried with confirm-or-revert and applied.
+    type: path
   talos_config:
     description:
       - A Talos machine configuration to apply, as YAML text (one or more documents; reading text needs PyYAML on the
@@ -252,6 +270,10 @@ options:
     type: path
     default: /usr/local/lib/seed-nodenet
 attributes:
+  action:
+    support: full
+    description: An action plugin reads I(src) on the controller and hands its sections to the module; without I(src) the
+      module runs as any other.
   diff_mode:
     support: full
     description: One before/after per object that changes, grouped by section, only the fields that change; file diffs.
@@ -316,6 +338,11 @@ EXAMPLES = r'''
       - {address: 198.51.100.10/24, link: bond0.200}
     routes:
       - {destination: default, gateway: 192.0.2.1}
+
+- name: The node's state from its own file (files/node1.yml beside the playbook, sections as this module's options)
+  seed.nodenet.network:
+    src: node1.yml
+    purge: [addresses, routes]
 
 - name: Apply a Talos machine config's network (a v1alpha1 config or multi-document network configs)
   seed.nodenet.network:
@@ -392,7 +419,14 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.network impor
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(module_spec()), supports_check_mode=True)
+    spec = module_spec()
+    spec['src'] = dict(type='path')
+    module = AnsibleModule(argument_spec=argument_spec(spec), supports_check_mode=True)
+    if module.params['src'] is not None:
+        # the action plugin reads src on the controller and never passes it on
+        module.fail_json(msg='src is read on the controller by the seed.nodenet.network action plugin, which did not '
+                             'run here (the module was called directly); give the sections themselves instead',
+                         field='src')
     run_module(module)
 
 

@@ -68,13 +68,17 @@ def test_every_module_is_in_a_group_with_the_groups_options():
 
 
 def test_module_defaults_for_the_groups_reach_each_module():
-    """One playbook: netns given once for group/seed.nodenet.nodenet, backup for group/seed.nodenet.files."""
+    """One playbook: netns given once for group/seed.nodenet.nodenet (network with src included: its action
+    plugin passes the defaults on), backup for group/seed.nodenet.files."""
     ns = 'nnag-%s' % uuid.uuid4().hex[:8]
     subprocess.run(['ip', 'netns', 'add', ns], check=True)
     tmp = tempfile.mkdtemp(prefix='nnag-')
     hosts = os.path.join(tmp, 'hosts')
     with open(hosts, 'w') as f:
         f.write('127.0.0.1 localhost\n')
+    node = os.path.join(tmp, 'node.yml')   # network's src: its action plugin passes the group's netns on
+    with open(node, 'w') as f:
+        f.write('addresses: [{address: 192.0.2.6/24, link: ag0}]\n')
     play = [{
         'hosts': 'localhost', 'gather_facts': False,
         'module_defaults': {'group/seed.nodenet.nodenet': {'netns': ns},
@@ -82,6 +86,7 @@ def test_module_defaults_for_the_groups_reach_each_module():
         'tasks': [
             {'seed.nodenet.link': {'name': 'ag0', 'kind': 'veth', 'peer': 'ag1', 'up': True}},
             {'seed.nodenet.address': {'address': '192.0.2.5/24', 'link': 'ag0'}},
+            {'seed.nodenet.network': {'src': node}},
             {'seed.nodenet.network_info': {'gather': ['links']}},
             {'ansible.builtin.assert': {'that': ["ansible_facts.nodenet.links | selectattr('name', 'equalto', 'ag0') | list | length == 1"]}},
             {'seed.nodenet.hosts': {'path': hosts, 'entries': [{'ip': '192.0.2.5', 'aliases': ['node1']}]}},
@@ -95,7 +100,7 @@ def test_module_defaults_for_the_groups_reach_each_module():
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
         # the defaults reached the modules: the link is in the namespace, and hosts kept a backup
         out = subprocess.run(['ip', '-n', ns, '-o', 'addr', 'show', 'ag0'], capture_output=True, text=True, check=True).stdout
-        assert '192.0.2.5/24' in out
+        assert '192.0.2.5/24' in out and '192.0.2.6/24' in out
         assert any(n.startswith('hosts.') for n in os.listdir(tmp)), os.listdir(tmp)
     finally:
         subprocess.run(['ip', 'netns', 'del', ns], check=False)

@@ -9,6 +9,9 @@ a play's `hosts:` group is made an inventory group holding localhost. The whole 
 runs under `ip netns exec <scratch>` as well, so nothing can reach the host's own network even
 where netns does not arrive (a role passing `netns: omit` overrides module_defaults).
 
+A block whose first line is `# files/<name>` is a file an example reads, not an example: it is written
+to files/<name> beside the play of the next example (a node state file for `seed.nodenet.network`'s `src`).
+
 Examples that can't run here say why (printed as the skip reason), each covered elsewhere.
 """
 import os
@@ -58,9 +61,15 @@ def examples():
     with open(os.path.join(ROOT, 'README.md')) as f:
         text = f.read()
     found = []
+    files = {}
     for m in re.finditer(r'```yaml\n(.*?)```', text, re.S):
         line = text.count('\n', 0, m.start()) + 1
-        found.append(pytest.param(m.group(1), id='README.md:%d' % line))
+        name = re.match(r'# (files/[\w.-]+)\n', m.group(1))
+        if name:
+            files[name.group(1)] = m.group(1)
+            continue
+        found.append(pytest.param(m.group(1), files, id='README.md:%d' % line))
+        files = {}
     return found
 
 
@@ -112,8 +121,8 @@ def test_readme_has_examples():
     assert len(examples()) >= 5
 
 
-@pytest.mark.parametrize('example', examples())
-def test_readme_example_runs_as_written(example):
+@pytest.mark.parametrize('example, files', examples())
+def test_readme_example_runs_as_written(example, files):
     for marker, reason in CANNOT:
         if marker in example:
             pytest.skip(reason)
@@ -126,6 +135,10 @@ def test_readme_example_runs_as_written(example):
             subprocess.run(['ip', '-n', ns, 'link', 'add', nic, 'type', 'veth', 'peer', 'name', nic + 'p'], check=True)
             for end in (nic, nic + 'p'):   # NICs of a running node are up
                 subprocess.run(['ip', '-n', ns, 'link', 'set', end, 'up'], check=True)
+        for name, content in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+            with open(os.path.join(tmp, name), 'w') as f:
+                f.write(content)
         plays, groups = as_play(doc, ns)
         play_path = os.path.join(tmp, 'play.yml')
         with open(play_path, 'w') as f:
