@@ -58,7 +58,7 @@ class ActionModule(ActionBase):
             except NodeFileError as e:
                 result.update(failed=True, msg=str(e), field='src')
                 return result
-        wrap_async = self._task.async_val
+        wrap_async = self._task.async_val and not self._connection.has_native_async   # as Ansible's normal action
         result = merge_hash(result, self._execute_module(module_args=module_args, task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
