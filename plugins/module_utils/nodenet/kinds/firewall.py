@@ -155,8 +155,8 @@ def installed(ops: List[Op], ctx: Dict[str, Any], applied: bool = True) -> Recor
         return fw.gather_status(ctx.get('netns'), runner(ctx.get('run')))
     done = [o for o in ops if o['kind'] == KIND] if applied else []
     if done:
-        return fw.status(_wanted(done[-1]), None, seen['others'])
-    return fw.status(seen['table'], seen['stats'], seen['others'])
+        return fw.status(_wanted(done[-1]), None, seen.get('others'))
+    return fw.status(seen.get('table'), seen.get('stats'), seen.get('others'))
 
 
 def report(rec: Record, ops: List[Op], ctx: Dict[str, Any]) -> Record:
