@@ -247,6 +247,35 @@ def test_hosts_block_check_run_idempotent_rest_untouched(tmp_path):
     assert r['changed'] and open(path).read() == original   # byte for byte, the blank line before the block included
 
 
+def test_hosts_module_result_comes_from_the_planning_pass(tmp_path):
+    """The hosts module's run (runner.single) runs the file engine in check mode once while planning;
+    only a change runs it again (the write, and verify's read-back). Its result in check mode and on an
+    idempotent run is that planning pass's."""
+    from unittest import mock
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import runner
+    from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import hosts as hosts_kind
+    path = str(tmp_path / 'hosts')
+    write(path, '127.0.0.1 localhost\n')
+    params = {'entries': [{'ip': '192.0.2.10', 'aliases': ['node1']}], 'path': path}
+    kind = hosts_kind.report.__self__
+    calls = []
+
+    def engine(p, files, check_mode=False, **kw):
+        calls.append(check_mode)
+        return real(p, files, check_mode=check_mode, **kw)
+    real = kind.engine
+    with mock.patch.object(kind, 'engine', engine):
+        for check_mode, changed, engine_calls in ((True, True, [True]), (False, True, [True, False, True]),
+                                                  (False, False, [True]), (True, False, [True])):
+            del calls[:]
+            r = runner.single('hosts', params, check_mode=check_mode, diff_mode=True)
+            assert (r['changed'], calls) == (changed, engine_calls)
+            assert (r['path'], r['entries']) == (path, [{'ip': '192.0.2.10', 'aliases': ['node1']}])
+            if not changed:
+                assert r['diff']['before'] == r['diff']['after'] == open(path).read()
+    assert open(path).read().endswith('192.0.2.10 node1\n# END seed.nodenet managed\n')
+
+
 def test_hosts_exclusive_keeps_localhost_and_own_name(tmp_path):
     path = str(tmp_path / 'hosts')
     write(path, '127.0.0.1 localhost\n::1 ip6-localhost\n127.0.1.1 me.example.com me\n10.1.1.1 stale\n')

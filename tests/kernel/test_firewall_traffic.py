@@ -382,6 +382,32 @@ def test_other_tables_survive_every_apply(lab):
         assert sorted(r['firewall']['other_tables']) == ['inet nodenet2', 'ip keepme']
 
 
+def test_the_result_is_what_the_run_read_and_wrote(lab):
+    """The module's `firewall` result is what a fresh network_info shows (counters aside), taken from what
+    planning read and apply wrote: the run lists the tables once while planning and once more only to
+    verify a change, never again to report (the other tables included, and the table's removal)."""
+    node = lab['node']
+    sh('ip', 'netns', 'exec', node, 'nft', 'add table ip keepme')
+    calls = []
+
+    def run(argv, data=None, binary_data=False):
+        calls.append(' '.join(argv[1:]))
+        return run_cmd(argv, data)
+
+    def plain(st):
+        return dict(st, rules=[dict((k, val) for k, val in r.items() if k not in ('packets', 'bytes')) for r in st['rules']])
+    other = {'default_action': 'accept', 'rules': BLOCK['rules'][:1]}
+    steps = [(BLOCK, True, True), (BLOCK, False, True), (BLOCK, False, False), (other, False, True),
+             ({'state': 'absent'}, True, True), ({'state': 'absent'}, False, True), ({'state': 'absent'}, False, False)]
+    for params, check_mode, changed in steps:
+        del calls[:]
+        r = converge(node, params, run=run, check_mode=check_mode)
+        assert r['changed'] is changed
+        assert plain(r['firewall']) == plain(gather(node, ['firewall'], run=run_cmd)['firewall'])
+        assert r['firewall']['other_tables'] == ['ip keepme']
+        assert calls.count('-j list tables') == (2 if changed and not check_mode else 1), calls
+
+
 def test_a_failing_batch_leaves_the_previous_ruleset(lab):
     """The kernel rejects the last command of the batch: nothing of it is applied (one transaction)."""
     node = lab['node']

@@ -1,11 +1,12 @@
 """WireGuard planning and validation as data: no kernel, no wireguard-go."""
 import base64
+import sys
 
 import pytest
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import wg
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.diff import plan_diff
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError, ValidationError
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import wireguard as kind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe import StaticState
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
@@ -39,6 +40,18 @@ def test_public_key_is_derived_and_matches_wg():
     # RFC 7748 section 6.1 test vector (Alice)
     alice = bytes.fromhex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')
     assert wg.public_key(alice).hex() == '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a'
+
+
+def test_a_missing_cryptography_is_named_when_a_key_is_derived(monkeypatch):
+    """wg imports cryptography when a key is derived or generated (not at start-up); without it that fails
+    naming the library."""
+    for name in [m for m in list(sys.modules) if m == 'cryptography' or m.startswith('cryptography.')]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, 'cryptography', None)     # what `import cryptography` sees when it is missing
+    with pytest.raises(NodenetError, match="library 'cryptography' is required"):
+        wg.public_key(bytes(range(1, 33)))
+    with pytest.raises(NodenetError, match="library 'cryptography' is required"):
+        wg.generate_private_key()
 
 
 def test_create_and_unchanged():

@@ -20,7 +20,6 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import diff a
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import validate as v
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.apply import apply_plan, rollback
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ApplyError, NodenetError, ValidationError
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import firewall
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet import lock
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import firewall as fwkind
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds.etcfile import restore as restore_files
@@ -29,7 +28,6 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.observe impor
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.plan import normalize, plan, summary
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.registry import (ALL_SECTIONS, KINDS, NODE_SECTIONS, PURGEABLE, READERS,
                                                                                     SECTIONS, section_of)
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt as talos_adopt
 
 
 def sections():
@@ -145,7 +143,7 @@ def _converge(spec, netns=None, purge=(), check_mode=False, diff_mode=False, fai
                 msg = "%s; nothing was changed" % failed
             raise ApplyError(msg, rolled_back=not errors, rollback_errors=errors)
         if any(op['kind'] == 'firewall' for op in ops):
-            result['firewall'] = firewall.gather_status(netns, fwkind.runner(run))
+            result['firewall'] = fwkind.installed(ops, ctx)
         result['warnings'] = warnings
         result['_journal'] = journal
         return result
@@ -237,9 +235,14 @@ def run(p: Dict[str, Any], check_mode: bool = False, diff_mode: bool = False, ru
             raise ValidationError('confirm: true only confirms the change a previous task applied; '
                                   'declare %s in a separate task' % ', '.join(extra), 'confirm')
         return agent.confirm_task(netns, check_mode, p.get('lock_timeout'))
-    spec, talos_unmapped, talos_secrets = talos_adopt.adopt(p.get('talos_config'), spec, netns)
-    if hide is not None:
-        hide(talos_secrets)
+    talos_unmapped, talos_warnings = [], []
+    if p.get('talos_config') is not None:
+        # the Talos translators load only for a task that gives talos_config (start-up of every other task)
+        from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.talos import adopt as talos_adopt
+        spec, talos_unmapped, talos_secrets = talos_adopt.adopt(p['talos_config'], spec, netns)
+        if hide is not None:
+            hide(talos_secrets)
+        talos_warnings = talos_adopt.warnings(talos_unmapped)
     timeout = p.get('rollback_timeout')
     if timeout is not None:
         v.integer(timeout, 'rollback_timeout', 1, 86400)
@@ -279,6 +282,6 @@ def run(p: Dict[str, Any], check_mode: bool = False, diff_mode: bool = False, ru
     result.pop('_journal', None)
     result['rollback'] = armed or None
     if p.get('talos_config') is not None:
-        result['warnings'] = talos_adopt.warnings(talos_unmapped) + (result.get('warnings') or [])
+        result['warnings'] = talos_warnings + (result.get('warnings') or [])
         result['talos_unmapped'] = talos_unmapped
     return result

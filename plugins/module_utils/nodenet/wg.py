@@ -28,13 +28,6 @@ import socket
 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import NodenetError, ValidationError
 
-try:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - reported when a key must be derived
-    HAS_CRYPTOGRAPHY = False
-
 KEY_LEN = 32
 ZERO_KEY = b'\0' * KEY_LEN
 # Per-process salt of the fingerprints shown instead of secrets: a fingerprint tells "set" and
@@ -97,20 +90,26 @@ def b64(raw):
     return base64.b64encode(raw).decode('ascii')
 
 
-def _need_crypto():
-    if not HAS_CRYPTOGRAPHY:
+def _crypto():
+    """(serialization, X25519PrivateKey) from `cryptography`, imported on first use: it is the engine's
+    heaviest import (about half of its start-up) and only a key to derive or generate needs it."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    except ImportError:
         raise NodenetError("the Python library 'cryptography' is required on the target to derive WireGuard public keys")
+    return serialization, X25519PrivateKey
 
 
 def public_key(private_raw):
     """X25519 public key of a private key (both raw 32 bytes)."""
-    _need_crypto()
+    serialization, X25519PrivateKey = _crypto()
     priv = X25519PrivateKey.from_private_bytes(private_raw)
     return priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def generate_private_key():
-    _need_crypto()
+    serialization, X25519PrivateKey = _crypto()
     return X25519PrivateKey.generate().private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                                      serialization.NoEncryption())
 

@@ -131,6 +131,7 @@ class FileKind(object):
         for rec in records:
             params, where = rec['params'], rec.get('_where', '')
             r = self._call(params, True, where, ctx.get('run'), diff_mode=True)
+            ctx.setdefault('file_checks', {})[self.section] = r    # report() shows it when nothing is written
             ctx.setdefault('warnings', []).extend(w for w in r.get('warnings', []) if w not in ctx.get('warnings', []))
             if not r['changed']:
                 continue
@@ -169,11 +170,14 @@ class FileKind(object):
         return d if isinstance(d, list) or d is None else [d]
 
     def report(self, rec: Record, ops: List[Op], ctx: Dict[str, Any]) -> Record:
-        """The single module's return value: what the engine's write said (after a change), or what it
-        says of the file now (check mode, nothing to change); backup_file only when a backup was made."""
+        """The single module's return value: what the engine's write said (after a change), or what its
+        check-mode pass while planning said of the file (check mode, nothing to change; the file engine
+        runs again only for a caller that did not plan through plan()); backup_file only when a backup
+        was made."""
         done = [o for o in ops if o.get('outcome')]
-        r = done[0]['outcome'] if done else self._call(rec['params'], True, rec.get('_where', ''), ctx.get('run'),
-                                                       diff_mode=bool(ctx.get('diff_mode')))
+        r = done[0]['outcome'] if done else (ctx.get('file_checks') or {}).get(self.section)
+        if r is None:
+            r = self._call(rec['params'], True, rec.get('_where', ''), ctx.get('run'), diff_mode=bool(ctx.get('diff_mode')))
         out = dict((k, r[k]) for k in self.returns + ('warnings',) if k in r)
         if ctx.get('diff_mode'):
             # the diff as this file's engine shapes it (one file: one before/after; the host name: two)
