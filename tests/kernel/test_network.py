@@ -464,7 +464,6 @@ def test_purge_goes_as_one_batch_and_a_later_failure_restores_what_the_kernel_fl
     assert run(keep, purge=['addresses'])['changed'] is False
 
 
-
 def many_links(n=12):
     """Enough veths, and macvlans on them, that each depth goes to the kernel as one batch."""
     links = [{'name': 'v%d' % i, 'kind': 'veth', 'peer': 'vp%d' % i, 'up': i % 3 != 0, 'mtu': 1400 + i,

@@ -73,7 +73,8 @@ class Kind(Protocol):
 # (its own before/after entries), RULES (option combinations for the argument spec: mutually_exclusive,
 # required_if, required_by), unguardable(op) / to_journal(op) (confirm-or-revert: why an operation can't be
 # undone from a journal on disk / the operation as plain data for it), declare(records, state, ctx) (link names a plan creates), message(nl, op) (a create
-# or removal as one netlink message for a batch; refused(op, error): the error for one the kernel refused), purge(records, state, links, planned) (removals for `purge`),
+# or removal as one netlink message for a batch; refused(op, error): the error for one the kernel refused),
+# purge(records, state, links, planned) (removals for `purge`),
 # read_some(nl, state, ops) (re-read only what ops touched), matches(rec, obs), module_result(rec, obs), result(rec, observed)
 # (the single module's return value), report(rec, ops, ctx) (instead of those: a single module that reports more than one
 # object - the files, the firewall - from its run's operations and ctx {netns, run, check_mode, diff_mode}),
