@@ -109,6 +109,15 @@ def test_own_requests_land_as_declared(netns, made, ip):
     assert not ip('route', 'show', 'table', '300') and not ip('-4', 'route', 'show', 'proto', 'static')
 
 
+def fresh_python(code, netns):
+    """Run `code` (its last line printed is JSON) in a fresh interpreter with this test's imports path."""
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, '-c', code, netns], capture_output=True, text=True, check=True,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def test_call_that_changes_nothing_never_imports_pyroute2(netns, made):
     """Start-up: pyroute2 (the package imports nearly all of itself) is loaded only when a call has
     something to change; reading a node with links, addresses, routes and rules, and planning
@@ -127,11 +136,7 @@ def test_call_that_changes_nothing_never_imports_pyroute2(netns, made):
         'info = gather(ns, resources=("links", "addresses", "routes", "rules"))',
         'print(json.dumps([out, len(info["links"]), "pyroute2" in sys.modules]))',
     ])
-    import subprocess
-    import sys
-    p = subprocess.run([sys.executable, '-c', code, netns], capture_output=True, text=True, check=True,
-                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
-    changed, nlinks, imported = json.loads(p.stdout.strip().splitlines()[-1])
+    changed, nlinks, imported = fresh_python(code, netns)
     assert changed == [False, False, False] and nlinks >= 8
     assert imported is False, 'pyroute2 was imported by a call that changed nothing'
 
@@ -153,11 +158,7 @@ def test_a_node_of_veths_macvlans_addresses_and_routes_is_made_without_pyroute2(
         'gone = converge({"links": [{"name": l["name"], "state": "absent"} for l in links]}, netns=ns)',
         'print(json.dumps([len(made["operations"]), again, len(gone["operations"]), "pyroute2" in sys.modules]))',
     ])
-    import subprocess
-    import sys
-    p = subprocess.run([sys.executable, '-c', code, netns], capture_output=True, text=True, check=True,
-                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
-    made_ops, again, gone_ops, imported = json.loads(p.stdout.strip().splitlines()[-1])
+    made_ops, again, gone_ops, imported = fresh_python(code, netns)
     assert (made_ops, again, gone_ops) == (40, False, 20)
     assert not [l for l in ip('link', 'show') if l['ifname'].startswith(('nv', 'nm'))]
     assert imported is False, 'pyroute2 was imported to create veths, macvlans, addresses and routes'
