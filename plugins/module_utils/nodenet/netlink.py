@@ -196,7 +196,7 @@ def link_index(nl, name):
         cache = nl.nodenet_ifindex = {}
     if name in cache:
         return cache[name]
-    request = IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode('utf-8') + b'\0')
+    request = IFINFOMSG.pack(0, 0, 0, 0, 0) + nla_text(IFLA_IFNAME, name)
     try:
         found = dump(nl, RTM_GETLINK, request, one=True)
     except OSError as e:
@@ -364,6 +364,16 @@ def ip_text(family, raw):
 
 def u32(raw):
     return struct.unpack('=I', raw[:4])[0]
+
+
+def nla_text(atype, text):
+    """A NUL-terminated string attribute (a link name, a kind, a label): the encoding c_string() reads."""
+    return nla(atype, text.encode('utf-8') + b'\0')
+
+
+def mac_bytes(text):
+    """A MAC address as text ('02:00:00:aa:bb:cc') as its six bytes."""
+    return bytes(bytearray(int(x, 16) for x in text.split(':')))
 
 
 def c_string(raw):

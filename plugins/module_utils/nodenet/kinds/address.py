@@ -17,7 +17,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
     RTM_GETADDR, attrs, c_string, dump, ip_text, u32,
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, batch, link_index, nla, read_sysctl, write_sysctl)
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, batch, link_index, nla, nla_text, read_sysctl, write_sysctl)
 
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 
@@ -226,7 +226,7 @@ def _message(nl, rec):
     raw = socket.inet_pton(fam, addr)
     body = IFADDRMSG.pack(fam, int(plen), 0, 0, link_index(nl, rec['link'])) + nla(IFA_LOCAL, raw) + nla(IFA_ADDRESS, raw)
     if rec.get('label'):
-        body += nla(IFA_LABEL, rec['label'].encode('utf-8') + b'\0')
+        body += nla_text(IFA_LABEL, rec['label'])
     return body
 
 

@@ -19,7 +19,7 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import selector
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import dhcp
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
-    IFINFOMSG, IFLA_IFNAME, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, link_index, nla)
+    IFINFOMSG, IFLA_IFNAME, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, Request, link_index, mac_bytes, nla, nla_text)
 
 KIND = 'link'
 SECTION = 'links'
@@ -462,20 +462,20 @@ def message(nl, op):
         return None
     flags = IFF_UP if rec.get('up') else 0
     body = IFINFOMSG.pack(0, 0, 0, flags, IFF_UP if rec.get('up') is not None else 0)
-    body += nla(IFLA_IFNAME, rec['name'].encode('utf-8') + b'\0')
+    body += nla_text(IFLA_IFNAME, rec['name'])
     if rec.get('mtu') is not None:
         body += nla(IFLA_MTU, struct.pack('=I', rec['mtu']))
     if rec.get('txqueuelen') is not None:
         body += nla(IFLA_TXQLEN, struct.pack('=I', rec['txqueuelen']))
     if rec.get('hardware_addr'):
-        body += nla(IFLA_ADDRESS, bytes(bytearray(int(b, 16) for b in rec['hardware_addr'].split(':'))))
+        body += nla(IFLA_ADDRESS, mac_bytes(rec['hardware_addr']))
     data = b''
     if rec['kind'] == 'veth':
-        data = nla(VETH_INFO_PEER, IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, rec['peer'].encode('utf-8') + b'\0'))
+        data = nla(VETH_INFO_PEER, IFINFOMSG.pack(0, 0, 0, 0, 0) + nla_text(IFLA_IFNAME, rec['peer']))
     elif rec['kind'] == 'macvlan':
         body += nla(IFLA_LINK, struct.pack('=I', link_index(nl, rec['parent'])))
         data = nla(IFLA_MACVLAN_MODE, struct.pack('=I', MACVLAN_MODE_BITS[rec.get('macvlan_mode') or 'bridge']))
-    info = nla(IFLA_INFO_KIND, rec['kind'].encode('ascii') + b'\0') + (nla(IFLA_INFO_DATA, data) if data else b'')
+    info = nla_text(IFLA_INFO_KIND, rec['kind']) + (nla(IFLA_INFO_DATA, data) if data else b'')
     body += nla(IFLA_LINKINFO, info)
     return Request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
 

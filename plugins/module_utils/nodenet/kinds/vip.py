@@ -30,7 +30,8 @@ from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import 
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import base
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.kinds import linkdump
 from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.errors import ValidationError, explain
-from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import RTM_GETADDR, attrs, dump, in_netns, ip_text, link_index, write_sysctl
+from ansible_collections.seed.nodenet.plugins.module_utils.nodenet.netlink import (
+    RTM_GETADDR, attrs, dump, in_netns, ip_text, link_index, mac_bytes, write_sysctl)
 
 KIND = 'vip'
 SECTION = 'vips'
@@ -228,7 +229,7 @@ def announce(nl, rec):
     mac = linkdump.one(nl, index).get_attr('IFLA_ADDRESS')
     if not mac or mac == '00:00:00:00:00:00':
         return 0          # no link-layer address (a tunnel, loopback): nothing to announce on
-    hw = bytes(bytearray(int(x, 16) for x in mac.split(':')))
+    hw = mac_bytes(mac)
     ip = rec['address'].split('/')[0]
     netns = getattr(nl, 'nodenet_netns', None)
     if rec['family'] == 'inet4':
